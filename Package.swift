@@ -1,0 +1,60 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Layers (dependencies point down):
+//   hearsay (executable, @main only) -> HearsayCLI -> HearsayNode -> HearsaySim, Gossip -> HearsayModel
+// See Docs/architecture.md.
+let package = Package(
+    name: "Hearsay",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "hearsay", targets: ["hearsay"]),
+        .library(name: "HearsayModel", targets: ["HearsayModel"]),
+        .library(name: "Gossip", targets: ["Gossip"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+    ],
+    targets: [
+        // Layer 0: identities, presence entries, signatures, byte codecs. No IO.
+        .target(
+            name: "HearsayModel",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // Layer 0: the SWIM/Lifeguard + eager/lazy push + anti-entropy state machine. No IO.
+        .target(
+            name: "Gossip",
+            dependencies: [
+                "HearsayModel",
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
+            ]
+        ),
+        // Deterministic discrete-event simulator driving many Gossip instances in virtual time.
+        .target(
+            name: "HearsaySim",
+            dependencies: [
+                "Gossip", "HearsayModel",
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "HashTreeCollections", package: "swift-collections"),
+            ]
+        ),
+        // Composition root: identity on disk now; the SwiftNIO shell lands here next.
+        .target(name: "HearsayNode", dependencies: ["HearsayModel", "Gossip"]),
+        .target(
+            name: "HearsayCLI",
+            dependencies: [
+                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "hearsay", dependencies: ["HearsayCLI"]),
+        .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim"]),
+        .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
+        .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

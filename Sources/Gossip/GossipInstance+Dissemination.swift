@@ -1,0 +1,199 @@
+import HearsayModel
+
+/// A missing update this node asked for (Plumtree's GRAFT), with the other announcers to try.
+struct Graft: Sendable {
+    var wanted: Precedence
+    var sources: [PeerAddress]
+}
+
+extension GossipInstance {
+    /// Spreads news, the moment it is learned (Plumtree, Leitão et al., SRDS 2007):
+    /// - eager push: the updates themselves to `eagerFanout` random live members, now;
+    /// - lazy push: their digests to `lazyFanout(n)` members after `lazyDelay`, so a member the
+    ///   eager epidemic missed asks for them (graft) instead of waiting for anti-entropy;
+    /// - piggyback: queued for probes, acks and the gossip tick (SWIM §4.4), `piggybackTransmits` times.
+    /// `origin` is true when this node made the update (its own entry, suspicion or death).
+    mutating func forward(_ updates: [Update], origin: Bool) {
+        guard !updates.isEmpty else { return }
+        let packets = packetize(updates)
+        if takeEagerTokens(packets.count * config.eagerFanout) {
+            for t in table.randomLive(config.eagerFanout, excluding: [id], using: &rng) {
+                guard let a = address(of: t) else { continue }
+                for p in packets {
+                    send(.push(updates: p), to: a)
+                    stats.eagerPackets += 1
+                }
+            }
+        } else {
+            stats.eagerSkipped += updates.count
+        }
+        for u in updates {
+            lazyPending.append(Digest(id: u.subject, precedence: u.precedence))
+            queue.enqueue(u)
+        }
+        if !lazyArmed {
+            lazyArmed = true
+            let earliest = lastLazyPush + config.lazySpacing
+            let at = max(now + config.lazyDelay * (0.5 + rng.unit()), earliest)
+            pending.append(.schedule(.lazyPush, at: at))
+        }
+        armGossip()
+    }
+
+    /// The eager-push token bucket: refills at `eagerRate`, holds at most `eagerBurst`.
+    mutating func takeEagerTokens(_ n: Int) -> Bool {
+        let elapsed = (now - eagerRefilledAt).seconds
+        eagerRefilledAt = now
+        eagerTokens = min(Double(config.eagerBurst), eagerTokens + elapsed * config.eagerRate)
+        guard eagerTokens >= Double(n) else { return false }
+        eagerTokens -= Double(n)
+        return true
+    }
+
+    mutating func armGossip() {
+        guard !gossipArmed, !queue.isEmpty else { return }
+        gossipArmed = true
+        schedule(.gossip, after: config.gossipInterval * (0.5 + rng.unit()))
+    }
+
+    /// Splits updates into lists that fit one datagram each.
+    func packetize(_ updates: [Update]) -> [[Update]] {
+        let budget = config.maxPacketSize - 3
+        var out = [[Update]]()
+        var current = [Update]()
+        var size = 0
+        for u in updates {
+            let s = u.encodedSize
+            if !current.isEmpty && (size + s > budget || current.count == 255) {
+                out.append(current)
+                current = []
+                size = 0
+            }
+            current.append(u)
+            size += s
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    func packetize(_ digests: [Digest]) -> [[Digest]] {
+        let budget = config.maxPacketSize - 8
+        var out = [[Digest]]()
+        var current = [Digest]()
+        var size = 0
+        for d in digests {
+            let s = d.encodedSize
+            if !current.isEmpty && size + s > budget {
+                out.append(current)
+                current = []
+                size = 0
+            }
+            current.append(d)
+            size += s
+        }
+        if !current.isEmpty { out.append(current) }
+        return out
+    }
+
+    /// Lazy push: announce what arrived since the last flush.
+    mutating func lazyPushTick() {
+        lazyArmed = false
+        guard !lazyPending.isEmpty else { return }
+        lastLazyPush = now
+        // Only the newest digest per member matters.
+        var newest = [NodeID: Precedence]()
+        for d in lazyPending where newest[d.id].map({ d.precedence > $0 }) ?? true { newest[d.id] = d.precedence }
+        let digests = newest.map { Digest(id: $0.key, precedence: $0.value) }.sorted { $0.id < $1.id }
+        lazyPending.removeAll(keepingCapacity: true)
+        let targets = table.randomLive(config.lazyFanout(members: othersLive + 1), excluding: [id], using: &rng)
+        let packets = packetize(digests)
+        for t in targets {
+            guard let a = address(of: t) else { continue }
+            for p in packets {
+                send(.ihave(digests: p), to: a)
+                stats.lazyPackets += 1
+            }
+        }
+    }
+
+    /// What this node holds about `d.id`, at which precedence.
+    func localPrecedence(_ subject: NodeID) -> Precedence? {
+        subject == id ? .entry(me.version) : table[subject]?.precedence
+    }
+
+    /// Digests announced by a peer: ask for what is newer than what we hold.
+    mutating func receivedIHave(_ digests: [Digest], from: PeerAddress) {
+        var wanted = [Digest]()
+        for d in digests {
+            if let local = localPrecedence(d.id) {
+                guard d.precedence > local else { continue }
+            } else if d.precedence.rank != 0 {
+                continue  // a claim about a member we never heard of is of no use
+            }
+            if var g = grafts[d.id], g.wanted >= d.precedence {
+                if !g.sources.contains(from) && g.sources.count < 4 { g.sources.append(from) }
+                grafts[d.id] = g
+                continue
+            }
+            grafts[d.id] = Graft(wanted: d.precedence, sources: [])
+            wanted.append(d)
+            schedule(.graft(d.id), after: config.graftTimeout)
+        }
+        guard !wanted.isEmpty else { return }
+        stats.graftsSent += 1
+        for p in packetize(wanted) { send(.graft(digests: p), to: from) }
+    }
+
+    /// The announcer did not deliver in time: ask the next one, or give up (anti-entropy repairs).
+    mutating func graftTimedOut(_ subject: NodeID) {
+        guard var g = grafts[subject] else { return }
+        if let local = localPrecedence(subject), local >= g.wanted {
+            grafts[subject] = nil
+            return
+        }
+        guard !g.sources.isEmpty else {
+            grafts[subject] = nil
+            return
+        }
+        let next = g.sources.removeFirst()
+        grafts[subject] = g
+        stats.graftsSent += 1
+        send(.graft(digests: [Digest(id: subject, precedence: g.wanted)]), to: next)
+        schedule(.graft(subject), after: config.graftTimeout)
+    }
+
+    /// The update this node would send about a row.
+    func update(for m: Member) -> Update {
+        switch m.state {
+        case .alive, .left: Update(.entry(m.entry), hops: m.hops)
+        case .suspect: Update(.suspect(id: m.id, incarnation: m.claimIncarnation, from: id), hops: m.hops)
+        case .dead: Update(.dead(id: m.id, incarnation: m.claimIncarnation, from: id), hops: m.hops)
+        }
+    }
+
+    /// A peer asks for updates we announced.
+    mutating func receivedGraft(_ digests: [Digest], from: PeerAddress) {
+        var updates = [Update]()
+        for d in digests {
+            if d.id == id {
+                updates.append(Update(.entry(me), hops: 0))
+            } else if let m = table[d.id], m.precedence >= d.precedence {
+                updates.append(update(for: m))
+            }
+        }
+        for p in packetize(updates) { send(.push(updates: p), to: from) }
+    }
+
+    /// memberlist's gossip: while updates wait in the queue, send them to a few members.
+    mutating func gossipTick() {
+        gossipArmed = false
+        guard !queue.isEmpty else { return }
+        for t in table.randomLive(config.gossipFanout, excluding: [id], using: &rng) {
+            guard let a = address(of: t) else { continue }
+            let updates = queue.take(budget: config.maxPacketSize - 3)
+            if updates.isEmpty { break }
+            send(.push(updates: updates), to: a)
+        }
+        armGossip()
+    }
+}

@@ -1,0 +1,28 @@
+/// Counters kept by the state machine: what it refused and why, and what it did. The shell adds
+/// bytes and packets; `hearsay` exports both as metrics.
+public struct GossipStats: Sendable, Hashable {
+    /// Entries whose signature did not verify against the key their id is derived from.
+    public var rejectedForged = 0
+    /// Updates older than or equal to what the table holds (normal in gossip: duplicates).
+    public var stale = 0
+    /// Claims or tombstones about members this node does not know.
+    public var unknownSubject = 0
+    /// Pings meant for another node id at this address (e.g. a restarted peer).
+    public var misdirected = 0
+    public var applied = 0
+    public var refutations = 0
+    public var probes = 0
+    public var probeFailures = 0
+    public var indirectProbes = 0
+    public var suspicionsRaised = 0
+    public var deathsDeclared = 0
+    public var graftsSent = 0
+    public var syncsStarted = 0
+    public var syncsEqual = 0
+    public var eagerPackets = 0
+    /// Updates not eagerly pushed because the eager token bucket was empty (a storm).
+    public var eagerSkipped = 0
+    public var lazyPackets = 0
+
+    public init() {}
+}

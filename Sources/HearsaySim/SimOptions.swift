@@ -1,0 +1,26 @@
+import Gossip
+
+/// What `hearsay sim` runs. Defaults reproduce the standard scenarios on a LAN.
+public struct SimOptions: Sendable {
+    public var nodes = 100
+    public var seed: UInt64 = 1
+    /// Datagram loss probability, 0...1.
+    public var loss = 0.0
+    /// Virtual seconds the whole run lasts at least (phases that need longer extend it).
+    public var duration: Duration = .seconds(60)
+    /// How long the network is split in two halves; zero skips the partition scenario.
+    public var partition: Duration = .seconds(10)
+    public var gossip: GossipConfig = .lan
+    public var network: NetworkModel = .lan()
+    /// `nil`: join through one seed when nodes ≤ `joinLimit`, else start from a converged table.
+    public var join: Bool? = nil
+    public static let joinLimit = 2_000
+    /// Nodes start at uniform random times in this window (processes do not start in lockstep).
+    public var startWindow: Duration = .seconds(1)
+    /// Idle stretch (no changes) over which idle traffic is measured.
+    public var idle: Duration = .seconds(10)
+
+    public init() {}
+
+    public var joins: Bool { join ?? (nodes <= Self.joinLimit) }
+}

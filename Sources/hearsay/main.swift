@@ -1,0 +1,2 @@
+import HearsayCLI
+HearsayCommand.main()
