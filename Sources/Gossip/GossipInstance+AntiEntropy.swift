@@ -100,6 +100,7 @@ extension GossipInstance {
         switch m {
         case .syncRequest(let r):
             if r.kind == .join {
+                replyTo = from
                 merge(r.records, from: r.from, fresh: true)
                 let rows = table.sortedRows().map(record)
                 stream(.syncRecords(records: rows, wants: []), to: from, conversation: conversation)
@@ -139,6 +140,7 @@ extension GossipInstance {
             }.map(\.id)
             stream(.syncRecords(records: records, wants: wants), to: from, conversation: conversation)
         case .syncRecords(let records, let wants):
+            replyTo = from
             let joinReply = !joined
             joined = true
             merge(records, from: nil, fresh: !joinReply)

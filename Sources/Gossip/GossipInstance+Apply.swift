@@ -4,6 +4,7 @@ extension GossipInstance {
     /// Applies the updates of one received datagram and forwards those that were news.
     mutating func receiveUpdates(_ updates: [Update], from: PeerAddress) {
         guard !updates.isEmpty else { return }
+        replyTo = from
         var news = [Update]()
         for u in updates {
             let hops = u.hops == .max ? u.hops : u.hops + 1
@@ -59,7 +60,7 @@ extension GossipInstance {
 
     mutating func applySuspect(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
         if subject == id {
-            if inc >= me.version.incarnation { refute(above: inc) }
+            if inc >= me.version.incarnation { refute(above: inc) } else { reassert() }
             return false
         }
         guard var m = table[subject], m.isNode else {
@@ -102,7 +103,7 @@ extension GossipInstance {
 
     mutating func applyDead(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
         if subject == id {
-            if inc >= me.version.incarnation { refute(above: inc) }
+            if inc >= me.version.incarnation { refute(above: inc) } else { reassert() }
             return false
         }
         guard var m = table[subject], m.isNode else {
@@ -136,6 +137,16 @@ extension GossipInstance {
         stats.refutations += 1
         adjustAwareness(1)
         try? publishSelf(e)
+    }
+
+    /// A claim about this node against an incarnation it already refuted: whoever sent it has
+    /// not heard the refutation (it was partitioned away, say). Send it the current entry; it
+    /// will be news there and spread from there.
+    mutating func reassert() {
+        guard !reasserted, !hasLeft, let a = replyTo else { return }
+        reasserted = true
+        stats.reassertions += 1
+        send(.push(updates: [Update(.entry(me), hops: 0)]), to: a)
     }
 
     /// This node's own probe failed: suspect the target, tell everyone, and tell the target.

@@ -32,6 +32,9 @@ public struct GossipInstance: Sendable {
 
     var now: Instant = .zero
     var pending: [Directive] = []
+    /// Where the updates being applied came from: stale claims about this node are answered there.
+    var replyTo: PeerAddress?
+    var reasserted = false
 
     // Probing.
     var probeSeq: UInt32 = 0
@@ -164,6 +167,8 @@ public struct GossipInstance: Sendable {
     mutating func begin(_ now: Instant) {
         self.now = now
         pending.removeAll(keepingCapacity: true)
+        replyTo = nil
+        reasserted = false
     }
 
     mutating func finish() -> [Directive] {

@@ -11,6 +11,8 @@ public struct GossipStats: Sendable, Hashable {
     public var misdirected = 0
     public var applied = 0
     public var refutations = 0
+    /// Stale claims about this node answered with its current entry.
+    public var reassertions = 0
     public var probes = 0
     public var probeFailures = 0
     public var indirectProbes = 0

@@ -40,6 +40,9 @@ struct SimCommand: ParsableCommand {
     @Flag(name: .long, help: "Encode and decode every simulated message (exercises the codec; slower).")
     var checkWire = false
 
+    @Option(name: .long, help: "Print on standard error every table change about node N (0-based), at every node.")
+    var trace: Int?
+
     @Flag(name: .long, help: "Print progress of the phases on standard error.")
     var verbose = false
 
@@ -63,7 +66,8 @@ struct SimCommand: ParsableCommand {
         o.gossip = profile == "wan" ? .wan : .lan
         o.network = profile == "wan" ? .wan(loss: loss) : .lan(loss: loss)
         o.join = join
-        let report = ScenarioRunner.run(o, checkWire: checkWire, log: verbose ? { FileHandle.standardError.write(Data(("sim: " + $0 + "\n").utf8)) } : nil)
+        o.trace = trace
+        let report = ScenarioRunner.run(o, checkWire: checkWire, log: verbose || trace != nil ? { FileHandle.standardError.write(Data(("sim: " + $0 + "\n").utf8)) } : nil)
         print(json ? report.json() : report.table())
     }
 }

@@ -18,6 +18,8 @@ public enum ScenarioRunner {
         let wallStart = ContinuousClock.now
         let sim = Simulator(config: o.gossip, network: o.network, seed: o.seed)
         sim.checkWire = checkWire
+        sim.metrics.traceSubject = o.trace
+        sim.metrics.traceSink = log
         sim.addNodes(o.nodes)
         let n = o.nodes
         let m = sim.metrics
@@ -169,6 +171,9 @@ public enum ScenarioRunner {
         let secs = sim.now.seconds
         report.virtual_seconds = secs
         report.false_positives = m.falsePositives.count
+        for (t, observer, subject) in m.falsePositiveLog {
+            notes.append("false positive: node \(observer) declared live node \(subject) dead at \(t)")
+        }
         report.bytes_per_node_per_second = Double(m.bytes) / Double(n) / secs
         report.packets_per_node_per_second = Double(m.packets) / Double(n) / secs
         report.events = sim.eventsProcessed

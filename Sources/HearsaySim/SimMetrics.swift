@@ -42,6 +42,8 @@ public final class SimMetrics {
 
     /// Live nodes some node declared dead, outside windows where that is expected (partitions).
     public private(set) var falsePositives: Set<Int> = []
+    /// The first few false positives, for the report: (when, observer, subject).
+    public private(set) var falsePositiveLog: [(Instant, Int, Int)] = []
     public var expectingDeaths = false
     public private(set) var expectedDeaths = 0
 
@@ -93,7 +95,14 @@ public final class SimMetrics {
         }
     }
 
+    /// Prints every change any node makes about this node index (`hearsay sim --trace`).
+    public var traceSubject: Int?
+    public var traceSink: ((String) -> Void)?
+
     func observed(by i: Int, _ e: MembershipEvent) {
+        if let t = traceSubject, index[e.id] == t, let sink = traceSink {
+            sink("\(e.at) node \(i): \(e.previous.map(\.description) ?? "-") -> \(e.state.map(\.description) ?? "forgotten") at \(e.precedence), \(e.hops) hops")
+        }
         let wasLive = e.previous?.isLive ?? false
         let isLive = e.state?.isLive ?? false
         if e.id != e.entry.owner { return }  // foreign entries are not members
@@ -107,7 +116,12 @@ public final class SimMetrics {
             _ = j
         }
         if e.state == .dead, let j = index[e.id], up[j] {
-            if expectingDeaths { expectedDeaths += 1 } else { falsePositives.insert(j) }
+            if expectingDeaths {
+                expectedDeaths += 1
+            } else {
+                falsePositives.insert(j)
+                if falsePositiveLog.count < 5 { falsePositiveLog.append((e.at, i, j)) }
+            }
         }
         if var s = spread, e.id == s.subject, s.reachedAt[i] == nil, Precedence.entry(e.entry.version) >= s.precedence {
             s.reachedAt[i] = e.at

@@ -20,6 +20,9 @@ public struct SimOptions: Sendable {
     /// Idle stretch (no changes) over which idle traffic is measured.
     public var idle: Duration = .seconds(10)
 
+    /// Print every table change about this node index, at every node.
+    public var trace: Int?
+
     public init() {}
 
     public var joins: Bool { join ?? (nodes <= Self.joinLimit) }

@@ -194,8 +194,10 @@ public final class Simulator {
 
     /// Processes events until `deadline`, or until `stop()` holds (checked after each event).
     public func run(until deadline: Instant, stop: () -> Bool = { false }) {
-        push(.wake, at: deadline.nanoseconds)
-        while let e = heap.popMin() {
+        // Wake-ups take no sequence number, so how a run is sliced into `run` calls (progress
+        // logging, measurement loops) cannot change the order of the simulated events.
+        heap.insert(Event(time: max(deadline.nanoseconds, now.nanoseconds), seq: 0, kind: .wake))
+        while !stop(), let e = heap.popMin() {
             now = Instant(nanoseconds: e.time)
             eventsProcessed += 1
             switch e.kind {
@@ -218,8 +220,7 @@ public final class Simulator {
                 nodes[i].instance = inst
                 apply(ds, from: i)
             }
-            if stop() { return }
         }
-        now = deadline
+        if heap.isEmpty { now = max(now, deadline) }
     }
 }

@@ -1,0 +1,124 @@
+import Foundation
+import HearsayModel
+import HearsayNode
+import Testing
+
+/// Runs the built `hearsay` executable as a subprocess, as a user would.
+func hearsay(_ args: [String], environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    let candidates = [".build/debug/hearsay", ".build/release/hearsay"].map { root.appendingPathComponent($0).path }
+    guard let exe = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+        throw CocoaError(.fileNoSuchFile, userInfo: [NSFilePathErrorKey: candidates[0]])
+    }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: exe)
+    p.arguments = args
+    var env = ProcessInfo.processInfo.environment
+    env.merge(environment) { $1 }
+    p.environment = env
+    let out = Pipe()
+    let err = Pipe()
+    p.standardOutput = out
+    p.standardError = err
+    try p.run()
+    let o = out.fileHandleForReading.readDataToEndOfFile()
+    let e = err.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+}
+
+func temporaryDirectory() -> String {
+    let d = FileManager.default.temporaryDirectory.appendingPathComponent("hearsay-test-\(UUID().uuidString)").path
+    return d
+}
+
+@Suite struct IdentityCommandTests {
+    @Test("hearsay id creates a 0600 key in a 0700 data dir, then keeps the same id")
+    func createsOnce() throws {
+        let dir = temporaryDirectory() + "/data"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let first = try hearsay(["id", "--data", dir])
+        #expect(first.status == 0)
+        #expect(first.out.contains("created a new identity"))
+        let id = first.out.split(separator: "\n").last.map(String.init) ?? ""
+        #expect(NodeID(id) != nil, "not an id: \(id)")
+        let attrs = try FileManager.default.attributesOfItem(atPath: dir + "/identity.key")
+        #expect((attrs[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let dirAttrs = try FileManager.default.attributesOfItem(atPath: dir)
+        #expect((dirAttrs[.posixPermissions] as? NSNumber)?.intValue == 0o700)
+        let second = try hearsay(["id", "--data", dir])
+        #expect(second.status == 0)
+        #expect(!second.out.contains("created"))
+        #expect(second.out.trimmingCharacters(in: .whitespacesAndNewlines) == id)
+    }
+
+    @Test("a key others can read is refused with what to do")
+    func refusesWorldReadableKey() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        _ = try IdentityStore.loadOrCreate(in: dir)
+        chmod(dir + "/identity.key", 0o644)
+        let r = try hearsay(["id", "--data", dir])
+        #expect(r.status != 0)
+        #expect(r.err.contains("chmod 600"))
+    }
+
+    @Test("a damaged key file is an error, not a new identity")
+    func refusesGarbage() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: dir + "/identity.key", contents: Data("nonsense\n".utf8),
+                                       attributes: [.posixPermissions: 0o600])
+        #expect(throws: IdentityStore.Failure.self) { try IdentityStore.loadOrCreate(in: dir) }
+    }
+}
+
+@Suite struct SimCommandTests {
+    @Test("sim --json prints one object with every documented key")
+    func jsonKeys() throws {
+        let r = try hearsay(["sim", "--nodes", "30", "--seed", "4", "--duration", "30", "--partition", "3", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        for key in [
+            "rounds_to_all", "seconds_to_all", "rounds_to_99pct", "join_seconds", "detect_first_seconds",
+            "detect_all_seconds", "false_positives", "partition_heal_seconds", "bytes_per_node_per_second",
+            "packets_per_node_per_second", "idle_bytes_per_node_per_second", "sends_per_node_per_update",
+            "wall_seconds",
+        ] {
+            #expect(obj[key] != nil, "missing \(key)")
+            #expect(!(obj[key] is NSNull), "\(key) is null")
+        }
+    }
+
+    @Test("two processes with the same seed print the same figures")
+    func sameSeedSameRunAcrossProcesses() throws {
+        func run() throws -> [String: Any] {
+            let r = try hearsay(["sim", "--nodes", "40", "--seed", "77", "--duration", "30", "--partition", "3", "--json"])
+            #expect(r.status == 0, "\(r.err)")
+            var obj = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+            obj["wall_seconds"] = nil
+            return obj
+        }
+        let a = try run()
+        let b = try run()
+        #expect(NSDictionary(dictionary: a).isEqual(to: b))
+    }
+
+    @Test("bad arguments are refused with a message")
+    func validation() throws {
+        let r = try hearsay(["sim", "--loss", "2"])
+        #expect(r.status != 0)
+        #expect(r.err.contains("--loss"))
+    }
+
+    @Test("the table form names every scenario")
+    func table() throws {
+        let r = try hearsay(["sim", "--nodes", "20", "--duration", "20", "--partition", "2"])
+        #expect(r.status == 0)
+        for label in ["join", "status change", "crash", "partition heal", "idle traffic"] {
+            #expect(r.out.contains(label), "missing \(label)")
+        }
+    }
+}
