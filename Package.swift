@@ -2,7 +2,7 @@
 import PackageDescription
 
 // Layers (dependencies point down):
-//   hearsay (executable, @main only) -> HearsayCLI -> HearsayNode -> HearsaySim, Gossip -> HearsayModel
+//   hearsay (executable) -> HearsayCLI -> HearsayNode, HearsaySim -> Gossip -> HearsayModel
 // See Docs/architecture.md.
 let package = Package(
     name: "Hearsay",
@@ -51,8 +51,10 @@ let package = Package(
             ]
         ),
         .executableTarget(name: "hearsay", dependencies: ["HearsayCLI"]),
+        // Mutation fuzzer for the wire codecs (Tools/fuzz/run); a bounded run is part of the tests.
+        .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),
-        .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim"]),
+        .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim", "HearsayFuzz"]),
         .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
     ],

@@ -104,6 +104,7 @@ public enum GossipCodec {
 
     static func encode(_ r: SyncRecord, _ w: inout ByteWriter) {
         r.entry.encode(into: &w); w.u8(r.state.rawValue); w.varint(r.claimIncarnation)
+        if r.hasClaim { w.id(r.claimant) }
     }
 
     static func encode(_ a: PeerAddress, _ w: inout ByteWriter) {
@@ -243,7 +244,9 @@ public enum GossipCodec {
             let e = try SignedEntry.decode(from: &r)
             let raw = try r.u8("state")
             guard let state = MemberState(rawValue: raw) else { throw WireError(.malformed, "member state \(raw)") }
-            out.append(SyncRecord(entry: e, state: state, claimIncarnation: try r.varint("claim incarnation")))
+            let inc = try r.varint("claim incarnation")
+            let claimant = state == .suspect || state == .dead ? try r.id("claimant") : NodeID.none
+            out.append(SyncRecord(entry: e, state: state, claimIncarnation: inc, claimant: claimant))
         }
         return out
     }

@@ -60,16 +60,20 @@ public struct GossipConfig: Sendable, Hashable {
     /// How many times each update is retransmitted by piggyback after its eager push. Eager and
     /// lazy push already deliver; this is the bounded, newest-first safety net.
     public var piggybackTransmits: Int
-    /// Largest datagram sent or accepted, in bytes: below the IPv6 minimum MTU path of 1,280 +
-    /// typical tunnels, so no IP fragmentation.
+    /// Queued updates older than this are dropped unsent: after a burst (a join storm) the queue
+    /// would otherwise keep gossip ticks busy with old news for many seconds.
+    public var piggybackMaxAge: Duration
+    /// Largest datagram sent or accepted, in bytes. 1,400 + 28 bytes of IPv4/UDP headers fit a
+    /// 1,500-byte Ethernet MTU with room for a VPN's overhead (WireGuard: 1,420); on paths with
+    /// a smaller MTU (IPv6's minimum, 1,280) lower it, or datagrams are fragmented.
     public var maxPacketSize: Int
 
     // MARK: Anti-entropy and lifecycle
 
     /// How often a node compares tables with one random member (push-pull). The exchange starts
-    /// with a 16-byte summary and only descends into buckets that differ.
+    /// with a summary (8-byte root hash and row count) and only descends into buckets that differ.
     public var pushPullInterval: Duration
-    /// How often a node tries to sync with one random member it holds dead or left
+    /// How often a node tries to sync with one random member it holds dead
     /// (memberlist's "gossip to the dead"), which is how healed partitions find each other.
     public var reconnectInterval: Duration
     /// How long dead and left members are remembered (tombstones) before they are forgotten.
@@ -87,7 +91,8 @@ public struct GossipConfig: Sendable, Hashable {
         suspicionMinTimeout: Duration, suspicionMaxTimeout: Duration, suspicionConfirmations: Int,
         eagerFanout: Int, eagerBurst: Int, eagerRate: Double, lazyFanoutBase: Int, lazyDelay: Duration,
         lazySpacing: Duration, graftTimeout: Duration,
-        gossipInterval: Duration, gossipFanout: Int, piggybackTransmits: Int, maxPacketSize: Int,
+        gossipInterval: Duration, gossipFanout: Int, piggybackTransmits: Int, piggybackMaxAge: Duration,
+        maxPacketSize: Int,
         pushPullInterval: Duration, reconnectInterval: Duration, tombstoneRetention: Duration,
         joinRetryInitial: Duration, joinRetryMax: Duration, joinCatchUp: Duration
     ) {
@@ -108,6 +113,7 @@ public struct GossipConfig: Sendable, Hashable {
         self.gossipInterval = gossipInterval
         self.gossipFanout = gossipFanout
         self.piggybackTransmits = piggybackTransmits
+        self.piggybackMaxAge = piggybackMaxAge
         self.maxPacketSize = maxPacketSize
         self.pushPullInterval = pushPullInterval
         self.reconnectInterval = reconnectInterval
@@ -118,14 +124,17 @@ public struct GossipConfig: Sendable, Hashable {
     }
 
     /// A LAN: sub-millisecond round trips, rare loss. Probe 1 s / gossip 200 ms / fanout 3 as
-    /// memberlist's DefaultLANConfig; suspicion 2–6 s so that a crash is dead everywhere within
+    /// memberlist's DefaultLANConfig, probe timeout 300 ms (memberlist: 500 ms; a LAN round trip is
+    /// under a millisecond and Lifeguard stretches the timeout of a node that is slow itself);
+    /// suspicion 2–6 s so that a crash is dead everywhere within
     /// about 5 s while a suspected live node has seconds to refute.
     public static let lan = GossipConfig(
-        probeInterval: .seconds(1), probeTimeout: .milliseconds(500), indirectChecks: 3, awarenessMaxMultiplier: 8,
-        suspicionMinTimeout: .seconds(2), suspicionMaxTimeout: .seconds(6), suspicionConfirmations: 3,
+        probeInterval: .seconds(1), probeTimeout: .milliseconds(300), indirectChecks: 3, awarenessMaxMultiplier: 8,
+        suspicionMinTimeout: .milliseconds(1500), suspicionMaxTimeout: .seconds(6), suspicionConfirmations: 3,
         eagerFanout: 3, eagerBurst: 60, eagerRate: 60, lazyFanoutBase: 2, lazyDelay: .milliseconds(10),
         lazySpacing: .milliseconds(50), graftTimeout: .milliseconds(40),
-        gossipInterval: .milliseconds(200), gossipFanout: 3, piggybackTransmits: 1, maxPacketSize: 1400,
+        gossipInterval: .milliseconds(200), gossipFanout: 3, piggybackTransmits: 1, piggybackMaxAge: .seconds(2),
+        maxPacketSize: 1400,
         pushPullInterval: .seconds(10), reconnectInterval: .seconds(2), tombstoneRetention: .seconds(120),
         joinRetryInitial: .seconds(1), joinRetryMax: .seconds(30), joinCatchUp: .seconds(1))
 
@@ -136,7 +145,8 @@ public struct GossipConfig: Sendable, Hashable {
         suspicionMinTimeout: .seconds(10), suspicionMaxTimeout: .seconds(60), suspicionConfirmations: 3,
         eagerFanout: 4, eagerBurst: 40, eagerRate: 20, lazyFanoutBase: 2, lazyDelay: .milliseconds(100),
         lazySpacing: .milliseconds(250), graftTimeout: .milliseconds(600),
-        gossipInterval: .milliseconds(500), gossipFanout: 4, piggybackTransmits: 2, maxPacketSize: 1400,
+        gossipInterval: .milliseconds(500), gossipFanout: 4, piggybackTransmits: 2, piggybackMaxAge: .seconds(10),
+        maxPacketSize: 1400,
         pushPullInterval: .seconds(60), reconnectInterval: .seconds(30), tombstoneRetention: .seconds(3600),
         joinRetryInitial: .seconds(2), joinRetryMax: .seconds(120), joinCatchUp: .seconds(5))
 

@@ -4,7 +4,7 @@ extension GossipInstance {
     var reapInterval: Duration { config.tombstoneRetention * 0.25 }
 
     func record(_ m: Member) -> SyncRecord {
-        SyncRecord(entry: m.entry, state: m.state, claimIncarnation: m.claimIncarnation)
+        SyncRecord(entry: m.entry, state: m.state, claimIncarnation: m.claimIncarnation, claimant: m.claimant)
     }
 
     // MARK: Join
@@ -24,7 +24,16 @@ extension GossipInstance {
         schedule(.joinRetry, after: joinDelay)
     }
 
+    /// Catch-up syncs after joining: one, then more about every `joinCatchUp` while the table is
+    /// still growing — others are joining at the same time, and an update that spread while
+    /// nobody knew this node yet may have missed it.
+    static let maxCatchUps = 5
+
     mutating func catchUpTick() {
+        guard catchUpsLeft > 0, table.count != rowsAtLastCatchUp else { return }
+        catchUpsLeft -= 1
+        rowsAtLastCatchUp = table.count
+        schedule(.catchUp, after: config.joinCatchUp * (0.5 + rng.unit()))
         guard !hasLeft, let peer = table.randomLive(1, excluding: [id], using: &rng).first, let a = address(of: peer)
         else { return }
         startSync(.periodic, to: a)
@@ -144,7 +153,11 @@ extension GossipInstance {
             let joinReply = !joined
             joined = true
             merge(records, from: nil, fresh: !joinReply)
-            if joinReply { schedule(.catchUp, after: config.joinCatchUp * (0.5 + rng.unit())) }
+            if joinReply {
+                catchUpsLeft = Self.maxCatchUps
+                rowsAtLastCatchUp = -1
+                schedule(.catchUp, after: config.joinCatchUp * (0.5 + rng.unit()))
+            }
             if !wants.isEmpty {
                 let rows = wants.compactMap { table[$0] }.map(record)
                 stream(.syncRecords(records: rows, wants: []), to: from, conversation: conversation)
@@ -160,7 +173,8 @@ extension GossipInstance {
     /// mergeRemoteState): a node we can still reach gets the chance to refute. Tombstones of
     /// members we never knew are not learned. `fresh` rows are forwarded like gossip; a join
     /// reply's rows are old news to everyone else and are not.
-    mutating func merge(_ records: [SyncRecord], from peer: NodeID?, fresh: Bool) {
+    @discardableResult
+    mutating func merge(_ records: [SyncRecord], from peer: NodeID?, fresh: Bool) -> Int {
         var news = [Update]()
         let claimant = peer ?? id
         for r in records {
@@ -173,13 +187,15 @@ extension GossipInstance {
             switch r.state {
             case .suspect, .dead:
                 let subject = r.entry.id
-                if applySuspect(subject, incarnation: r.claimIncarnation, from: claimant, hops: 1) {
-                    news.append(Update(.suspect(id: subject, incarnation: r.claimIncarnation, from: claimant), hops: 1))
+                let by = r.claimant == .none ? claimant : r.claimant
+                if applySuspect(subject, incarnation: r.claimIncarnation, from: by, hops: 1) {
+                    news.append(Update(.suspect(id: subject, incarnation: r.claimIncarnation, from: by), hops: 1))
                 }
             case .alive, .left:
                 break
             }
         }
         if fresh && !news.isEmpty { forward(news, origin: false) }
+        return news.count
     }
 }

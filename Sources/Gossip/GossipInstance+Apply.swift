@@ -90,6 +90,7 @@ extension GossipInstance {
             let previous = m.state
             m.state = .suspect
             m.claimIncarnation = inc
+            m.claimant = from
             m.updatedAt = now
             m.hops = hops
             table.put(m)
@@ -117,6 +118,7 @@ extension GossipInstance {
         let previous = m.state
         m.state = .dead
         m.claimIncarnation = inc
+        m.claimant = from
         m.updatedAt = now
         m.hops = hops
         table.put(m)
@@ -128,10 +130,22 @@ extension GossipInstance {
         return true
     }
 
+    /// How far beyond its own incarnation a claim about this node may be and still be refuted:
+    /// a previous life may have used a higher one (2^32 covers clock-derived incarnations).
+    static let maxIncarnationLead: UInt64 = 1 << 32
+
     /// SWIM §4.2: someone suspects (or buried) this node at `incarnation`; come back with a
     /// higher one. Lifeguard: having to refute is a sign of local trouble.
     mutating func refute(above incarnation: UInt64) {
         guard !hasLeft else { return }
+        // Claims are not signed: one naming an incarnation this node could not have published
+        // (far beyond its own) is forged, and must not push the incarnation to the end of its range.
+        guard incarnation <= me.version.incarnation &+ Self.maxIncarnationLead,
+            incarnation < UInt64.max - Self.maxIncarnationLead
+        else {
+            stats.implausibleClaims += 1
+            return
+        }
         var e = me.entry
         e.version = EntryVersion(incarnation: max(incarnation, me.version.incarnation) + 1, sequence: 0)
         stats.refutations += 1
@@ -150,10 +164,16 @@ extension GossipInstance {
     }
 
     /// This node's own probe failed: suspect the target, tell everyone, and tell the target.
-    mutating func suspectLocally(_ subject: NodeID, incarnation: UInt64) {
+    /// The relays that could not reach it either (their nacks) confirm the suspicion at once.
+    mutating func suspectLocally(_ subject: NodeID, incarnation: UInt64, confirmedBy nackers: [NodeID] = []) {
         stats.suspicionsRaised += 1
         let u = Update(.suspect(id: subject, incarnation: incarnation, from: id), hops: 0)
         guard applySuspect(subject, incarnation: incarnation, from: id, hops: 0) else { return }
+        if var s = suspicions[subject] {
+            for n in nackers where n != id && n != subject { _ = s.confirm(n) }
+            suspicions[subject] = s
+            pending.append(.schedule(.suspicion(subject), at: s.deadline))
+        }
         if let a = address(of: subject) { send(.push(updates: [u]), to: a) }
         forward([u], origin: true)
     }

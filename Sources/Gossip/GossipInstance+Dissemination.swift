@@ -34,7 +34,7 @@ extension GossipInstance {
         }
         for u in updates {
             lazyPending.append(Digest(id: u.subject, precedence: u.precedence))
-            queue.enqueue(u)
+            queue.enqueue(u, now: now)
         }
         if !lazyArmed {
             lazyArmed = true
@@ -173,8 +173,8 @@ extension GossipInstance {
     func update(for m: Member) -> Update {
         switch m.state {
         case .alive, .left: Update(.entry(m.entry), hops: m.hops)
-        case .suspect: Update(.suspect(id: m.id, incarnation: m.claimIncarnation, from: id), hops: m.hops)
-        case .dead: Update(.dead(id: m.id, incarnation: m.claimIncarnation, from: id), hops: m.hops)
+        case .suspect: Update(.suspect(id: m.id, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
+        case .dead: Update(.dead(id: m.id, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
         }
     }
 
@@ -197,7 +197,7 @@ extension GossipInstance {
         guard !queue.isEmpty else { return }
         for t in table.randomLive(config.gossipFanout, excluding: [id], using: &rng) {
             guard let a = address(of: t) else { continue }
-            let updates = queue.take(budget: config.maxPacketSize - 3)
+            let updates = queue.take(budget: config.maxPacketSize - 3, now: now)
             if updates.isEmpty { break }
             send(.push(updates: updates), to: a)
         }

@@ -8,7 +8,9 @@ struct ProbeState: Sendable {
     let sentAt: Instant
     var indirect = false
     var expectedNacks = 0
-    var nacks = 0
+    /// Relays that reported the target silent to them too: independent evidence.
+    var nackers: [NodeID] = []
+    var nacks: Int { nackers.count }
 }
 
 /// An indirect probe this node relays for a requester.
@@ -65,11 +67,11 @@ extension GossipInstance {
         var budget = config.maxPacketSize - 64
         // Lifeguard's buddy system: a suspect hears of its suspicion from whoever probes it.
         if let m = table[target], m.state == .suspect {
-            let u = Update(.suspect(id: target, incarnation: m.claimIncarnation, from: id), hops: m.hops)
+            let u = Update(.suspect(id: target, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
             updates.append(u)
             budget -= u.encodedSize
         }
-        updates += queue.take(budget: budget)
+        updates += queue.take(budget: budget, now: now)
         send(.ping(seq: probeSeq, from: id, target: target, updates: updates), to: address)
         schedule(.probeTimeout(seq: probeSeq), after: scaled(config.probeTimeout))
     }
@@ -85,8 +87,12 @@ extension GossipInstance {
     }
 
     /// No direct ack in time: ask k members to probe for us (SWIM §4.1), and expect their nacks.
+    /// The direct ping is sent once more too (memberlist sends a TCP ping at this point): most
+    /// failed probes on a lossy link are one lost packet, and each false suspicion costs the
+    /// whole cluster a suspicion and a refutation.
     mutating func probeTimedOut(_ seq: UInt32) {
         guard var p = probe, p.seq == seq, !p.indirect else { return }
+        send(.ping(seq: seq, from: id, target: p.target, updates: []), to: p.address)
         p.indirect = true
         let helpers = table.randomLive(config.indirectChecks, excluding: [id, p.target], using: &rng)
         p.expectedNacks = helpers.count
@@ -95,7 +101,7 @@ extension GossipInstance {
         for h in helpers {
             guard let a = address(of: h) else { continue }
             send(.pingReq(seq: seq, from: id, target: p.target, address: p.address,
-                          updates: queue.take(budget: config.maxPacketSize - 80)), to: a)
+                          updates: queue.take(budget: config.maxPacketSize - 80, now: now)), to: a)
         }
     }
 
@@ -110,8 +116,18 @@ extension GossipInstance {
         } else {
             adjustAwareness(1)
         }
-        guard let m = table[p.target], m.state == .alive else { return }
-        suspectLocally(p.target, incarnation: m.entry.version.incarnation)
+        guard let m = table[p.target] else { return }
+        switch m.state {
+        case .alive:
+            suspectLocally(p.target, incarnation: m.entry.version.incarnation, confirmedBy: p.nackers)
+        case .suspect:
+            // Already suspected by someone else: our failed probe is an independent confirmation
+            // (Lifeguard §IV.B), which shortens every node's suspicion timeout.
+            let u = Update(.suspect(id: p.target, incarnation: m.claimIncarnation, from: id), hops: 0)
+            if applySuspect(p.target, incarnation: m.claimIncarnation, from: id, hops: 0) { forward([u], origin: true) }
+        case .dead, .left:
+            break
+        }
     }
 
     mutating func receivedAck(seq: UInt32, from: NodeID) {
@@ -131,7 +147,7 @@ extension GossipInstance {
             stats.misdirected += 1
             return
         }
-        send(.ack(seq: seq, from: id, updates: queue.take(budget: config.maxPacketSize - 24)), to: from)
+        send(.ack(seq: seq, from: id, updates: queue.take(budget: config.maxPacketSize - 24, now: now)), to: from)
     }
 
     mutating func receivedPingReq(seq: UInt32, from: PeerAddress, target: NodeID, address: PeerAddress) {
@@ -146,8 +162,11 @@ extension GossipInstance {
         send(.nack(seq: r.requesterSeq, from: id), to: r.requester)
     }
 
-    mutating func receivedNack(seq: UInt32) {
-        if let p = probe, p.seq == seq { probe!.nacks = p.nacks + 1 }
+    mutating func receivedNack(seq: UInt32, from: NodeID) {
+        guard let p = probe, p.seq == seq, !p.nackers.contains(from) else { return }
+        probe!.nackers.append(from)
+        // Every relay has answered that the target is silent: no need to wait out the period.
+        if probe!.nacks >= p.expectedNacks { concludeProbe() }
     }
 
     mutating func receiveDatagram(_ m: GossipMessage, from: PeerAddress) {
@@ -161,8 +180,8 @@ extension GossipInstance {
         case .pingReq(let seq, _, let target, let address, let updates):
             receivedPingReq(seq: seq, from: from, target: target, address: address)
             receiveUpdates(updates, from: from)
-        case .nack(let seq, _):
-            receivedNack(seq: seq)
+        case .nack(let seq, let sender):
+            receivedNack(seq: seq, from: sender)
         case .push(let updates):
             receiveUpdates(updates, from: from)
         case .ihave(let digests):

@@ -59,6 +59,8 @@ public struct GossipInstance: Sendable {
     // Lifecycle.
     var seeds: [PeerAddress] = []
     public internal(set) var joined = false
+    var catchUpsLeft = 0
+    var rowsAtLastCatchUp = -1
     var joinDelay: Duration
     public internal(set) var hasLeft = false
 
@@ -93,7 +95,7 @@ public struct GossipInstance: Sendable {
         self.rng = SeededRandom(seed: seed)
         self.me = signed
         self.table = table
-        self.queue = BroadcastQueue(limit: config.piggybackTransmits)
+        self.queue = BroadcastQueue(limit: config.piggybackTransmits, maxAge: config.piggybackMaxAge)
         self.joinDelay = config.joinRetryInitial
         self.eagerTokens = Double(config.eagerBurst)
         self.joined = table.count > 1

@@ -1,5 +1,5 @@
 /// Counters kept by the state machine: what it refused and why, and what it did. The shell adds
-/// bytes and packets; `hearsay` exports both as metrics.
+/// bytes and packets. (Exporting both as metrics comes with the networked node.)
 public struct GossipStats: Sendable, Hashable {
     /// Entries whose signature did not verify against the key their id is derived from.
     public var rejectedForged = 0
@@ -11,6 +11,8 @@ public struct GossipStats: Sendable, Hashable {
     public var misdirected = 0
     public var applied = 0
     public var refutations = 0
+    /// Claims about this node at an incarnation it cannot have published (forged): ignored.
+    public var implausibleClaims = 0
     /// Stale claims about this node answered with its current entry.
     public var reassertions = 0
     public var probes = 0

@@ -7,6 +7,9 @@ public struct Member: Sendable {
     public var state: MemberState
     /// For `suspect` and `dead`: the incarnation the claim was made against.
     public var claimIncarnation: UInt64
+    /// For `suspect` and `dead`: the node that made the claim (kept when it is relayed, so that a
+    /// relay is not mistaken for an independent confirmation).
+    public var claimant: NodeID
     /// When this node last changed the row (entry or state).
     public var updatedAt: Instant
     /// Hops the update that last changed the row had travelled (1 = straight from its origin).
@@ -14,10 +17,14 @@ public struct Member: Sendable {
     /// Position in the member order used for random choice and probing; -1 if not in it.
     var slot: Int32
 
-    public init(entry: SignedEntry, state: MemberState, claimIncarnation: UInt64, updatedAt: Instant, hops: UInt8) {
+    public init(
+        entry: SignedEntry, state: MemberState, claimIncarnation: UInt64, claimant: NodeID = .none,
+        updatedAt: Instant, hops: UInt8
+    ) {
         self.entry = entry
         self.state = state
         self.claimIncarnation = claimIncarnation
+        self.claimant = claimant
         self.updatedAt = updatedAt
         self.hops = hops
         self.slot = -1

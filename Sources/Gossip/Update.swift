@@ -69,12 +69,19 @@ public struct SyncRecord: Sendable {
     public var entry: SignedEntry
     public var state: MemberState
     public var claimIncarnation: UInt64
+    /// Who made the `suspect` or `dead` claim (on the wire only for those states).
+    public var claimant: NodeID
 
-    public init(entry: SignedEntry, state: MemberState, claimIncarnation: UInt64) {
+    public init(entry: SignedEntry, state: MemberState, claimIncarnation: UInt64, claimant: NodeID = .none) {
         self.entry = entry
         self.state = state
         self.claimIncarnation = claimIncarnation
+        self.claimant = state == .suspect || state == .dead ? claimant : .none
     }
 
-    public var encodedSize: Int { entry.encodedSize + 1 + ByteWriter.varintSize(claimIncarnation) }
+    var hasClaim: Bool { state == .suspect || state == .dead }
+
+    public var encodedSize: Int {
+        entry.encodedSize + 1 + ByteWriter.varintSize(claimIncarnation) + (hasClaim ? 16 : 0)
+    }
 }

@@ -28,6 +28,9 @@ struct SimCommand: ParsableCommand {
     @Option(name: .long, help: "Seconds the network stays split in two halves (0: skip the partition scenario).")
     var partition = 10.0
 
+    @Option(name: .long, help: "Seconds of the idle stretch over which idle traffic is measured (0: skip).")
+    var idle = 10.0
+
     @Option(name: .long, help: "Virtual seconds the run lasts at least.")
     var duration = 60.0
 
@@ -52,7 +55,9 @@ struct SimCommand: ParsableCommand {
     func validate() throws {
         guard nodes >= 1 && nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 1 and 1,000,000") }
         guard (0...1).contains(loss) else { throw ValidationError("--loss is a probability between 0 and 1") }
-        guard partition >= 0, duration >= 0 else { throw ValidationError("--partition and --duration are not negative") }
+        guard partition >= 0, duration >= 0, idle >= 0 else {
+            throw ValidationError("--partition, --duration and --idle are not negative")
+        }
         guard profile == "lan" || profile == "wan" else { throw ValidationError("--profile is lan or wan") }
     }
 
@@ -63,6 +68,7 @@ struct SimCommand: ParsableCommand {
         o.seed = seed
         o.partition = .milliseconds(Int64(partition * 1000))
         o.duration = .milliseconds(Int64(duration * 1000))
+        o.idle = .milliseconds(Int64(idle * 1000))
         o.gossip = profile == "wan" ? .wan : .lan
         o.network = profile == "wan" ? .wan(loss: loss) : .lan(loss: loss)
         o.join = join

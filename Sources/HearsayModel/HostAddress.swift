@@ -87,20 +87,25 @@ public struct PeerAddress: Hashable, Sendable, Comparable, CustomStringConvertib
         self.port = port
     }
 
-    /// Parses `1.2.3.4:7946` or `[::1]:7946`.
+    /// Parses `1.2.3.4:7946` or `[::1]:7946`. An IPv6 address needs its brackets: `fe80::1:80`
+    /// is refused rather than guessed.
     public init?(_ text: String) {
+        func port(_ p: Substring) -> UInt16? {
+            guard !p.isEmpty, p.count <= 5, p.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+            return UInt16(p)
+        }
         if text.hasPrefix("[") {
             guard let close = text.firstIndex(of: "]"),
-                let host = HostAddress(String(text[text.index(after: text.startIndex)..<close])),
+                let host = HostAddress(String(text[text.index(after: text.startIndex)..<close])), !host.isIPv4,
                 text[text.index(after: close)...].hasPrefix(":"),
-                let port = UInt16(text[text.index(close, offsetBy: 2)...])
+                let p = port(text[text.index(close, offsetBy: 2)...])
             else { return nil }
-            self.init(host: host, port: port)
+            self.init(host: host, port: p)
         } else {
-            guard let colon = text.lastIndex(of: ":"), let host = HostAddress(String(text[..<colon])),
-                let port = UInt16(text[text.index(after: colon)...])
+            let parts = text.split(separator: ":", omittingEmptySubsequences: false)
+            guard parts.count == 2, let host = HostAddress(String(parts[0])), host.isIPv4, let p = port(parts[1])
             else { return nil }
-            self.init(host: host, port: port)
+            self.init(host: host, port: p)
         }
     }
 

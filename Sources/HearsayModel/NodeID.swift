@@ -10,6 +10,9 @@ public struct NodeID: Hashable, Comparable, Sendable {
     public let hi: UInt64
     public let lo: UInt64
 
+    /// The all-zero id: "nobody" (no key hashes to it in practice).
+    public static let none = NodeID(hi: 0, lo: 0)
+
     public init(hi: UInt64, lo: UInt64) {
         self.hi = hi
         self.lo = lo

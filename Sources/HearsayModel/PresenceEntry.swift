@@ -15,7 +15,8 @@ public struct PresenceEntry: Hashable, Sendable {
         static let known: Flags = [.left, .retracted]
     }
 
-    /// Field limits; together they keep an encoded, signed entry within `maxEncodedSize`.
+    /// Field limits. Filled to the brim they would exceed `encodedSize`: `SignedEntry.sign` and
+    /// `decode` enforce that total separately.
     public enum Limits {
         public static let handle = 48
         public static let realm = 24

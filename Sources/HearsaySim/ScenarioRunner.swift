@@ -31,6 +31,17 @@ public enum ScenarioRunner {
             bytes_per_node_per_second: 0, packets_per_node_per_second: 0, events: 0, wall_seconds: 0, notes: [])
         func after(_ d: Duration) -> Instant { sim.now + d }
 
+        func totals() -> GossipStats {
+            var st = GossipStats()
+            for node in sim.nodes {
+                guard let x = node.instance?.stats else { continue }
+                st.applied += x.applied; st.refutations += x.refutations; st.suspicionsRaised += x.suspicionsRaised
+                st.deathsDeclared += x.deathsDeclared; st.eagerPackets += x.eagerPackets; st.graftsSent += x.graftsSent
+                st.stale += x.stale; st.reassertions += x.reassertions; st.eagerSkipped += x.eagerSkipped
+            }
+            return st
+        }
+
         // 1. Start.
         if o.joins {
             sim.start(0, seeds: [])
@@ -44,6 +55,13 @@ public enum ScenarioRunner {
                 for _ in 0..<12 where !m.allComplete {
                     sim.run(until: after(.seconds(1))) { m.allComplete }
                     let missing = m.up.indices.filter { m.up[$0] }.reduce(0) { $0 + max(0, m.completeTarget - m.knownLive[$1]) }
+                    for (i, node) in sim.nodes.enumerated() where m.up[i] && m.knownLive[i] < m.completeTarget {
+                        guard let inst = node.instance else { continue }
+                        let absent = sim.nodes.indices.filter { j in
+                            j != i && m.up[j] && !(inst.table[sim.nodes[j].identity.id]?.state.isLive ?? false)
+                        }
+                        log("  node \(i) (joined \(inst.joined)) lacks \(absent.prefix(8)); stats \(inst.stats.syncsStarted) syncs")
+                    }
                     log("t=\(sim.now): \(m.complete) complete, \(missing) missing pairs, \(sim.eventsProcessed) events, \(m.bytesByType.sorted { $0.value > $1.value }.prefix(5))")
                 }
             }
@@ -58,12 +76,27 @@ public enum ScenarioRunner {
             sim.startConverged()
             if o.join == nil { notes.append("started converged: joining \(n) nodes is simulated up to \(SimOptions.joinLimit) (use --join)") }
         }
+        log?("after start: \(totals())")
         sim.run(until: after(.seconds(2)))
+        log?("before idle: \(totals())")
 
         // 2. Idle.
         if o.idle > .zero {
             let (b0, p0, t0) = (m.bytes, m.packets, sim.now)
+            let byType0 = m.bytesByType
             sim.run(until: t0 + o.idle)
+            if let log {
+                var st = GossipStats()
+                for node in sim.nodes {
+                    guard let x = node.instance?.stats else { continue }
+                    st.applied += x.applied; st.refutations += x.refutations; st.suspicionsRaised += x.suspicionsRaised
+                    st.deathsDeclared += x.deathsDeclared; st.eagerPackets += x.eagerPackets; st.graftsSent += x.graftsSent
+                    st.stale += x.stale; st.reassertions += x.reassertions; st.eagerSkipped += x.eagerSkipped
+                }
+                log("totals so far: \(st)")
+                let delta = m.bytesByType.map { ($0.key, $0.value - (byType0[$0.key] ?? 0)) }.filter { $0.1 > 0 }
+                log("idle bytes by type: \(delta.sorted { $0.1 > $1.1 }.map { "\($0.0) \($0.1)" }.joined(separator: ", "))")
+            }
             let secs = (sim.now - t0).seconds * Double(m.upCount)
             report.idle_bytes_per_node_per_second = Double(m.bytes - b0) / secs
             report.idle_packets_per_node_per_second = Double(m.packets - p0) / secs

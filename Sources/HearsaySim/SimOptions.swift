@@ -4,8 +4,11 @@ import Gossip
 public struct SimOptions: Sendable {
     public var nodes = 100
     public var seed: UInt64 = 1
-    /// Datagram loss probability, 0...1.
-    public var loss = 0.0
+    /// Datagram loss probability, 0...1 (the network model's).
+    public var loss: Double {
+        get { network.loss }
+        set { network.loss = newValue }
+    }
     /// Virtual seconds the whole run lasts at least (phases that need longer extend it).
     public var duration: Duration = .seconds(60)
     /// How long the network is split in two halves; zero skips the partition scenario.

@@ -72,12 +72,16 @@ import Testing
         sim.run(until: Fx.at(22))
         // Each half has given up on the other.
         let ids = Self.ids(sim)
-        let a = try #require(sim.nodes[0].instance)
-        #expect(a.table[ids[n - 1]]?.state == .dead)
-        #expect(a.table.liveCount == n / 2)
+        for (i, node) in sim.nodes.enumerated() {
+            let inst = try #require(node.instance)
+            #expect(inst.table.liveCount == n / 2)
+            let other = i < n / 2 ? ids[(n / 2)...] : ids[..<(n / 2)]
+            #expect(other.allSatisfy { inst.table[$0]?.state == .dead })
+        }
+        #expect(Set(sim.nodes.compactMap { $0.instance?.table.root }).count > 1)
 
         sim.heal()
-        sim.run(until: Fx.at(82))
+        sim.run(until: Fx.at(52))
         let roots = Set(sim.nodes.compactMap { $0.instance?.table.root })
         #expect(roots.count == 1, "\(roots.count) different roots")
         for node in sim.nodes {
@@ -96,5 +100,10 @@ import Testing
             #expect(!Self.states(of: id, in: sim).contains(nil))
         }
         #expect(sim.nodes.allSatisfy { $0.instance?.table.liveCount == 30 })
+        // The loss did bite: probes failed and their targets were suspected, then refuted in time.
+        let stats = sim.nodes.compactMap { $0.instance?.stats }
+        #expect(stats.reduce(0) { $0 + $1.suspicionsRaised } > 0)
+        #expect(stats.reduce(0) { $0 + $1.refutations } > 0)
+        #expect(stats.reduce(0) { $0 + $1.deathsDeclared } == 0)
     }
 }

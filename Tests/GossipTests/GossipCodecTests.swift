@@ -25,8 +25,8 @@ import Testing
 
     static let records: [SyncRecord] = [
         SyncRecord(entry: e1, state: .alive, claimIncarnation: 0),
-        SyncRecord(entry: Fx.signed(4), state: .suspect, claimIncarnation: 5),
-        SyncRecord(entry: Fx.signed(6), state: .dead, claimIncarnation: 1 << 33),
+        SyncRecord(entry: Fx.signed(4), state: .suspect, claimIncarnation: 5, claimant: Fx.id(9)),
+        SyncRecord(entry: Fx.signed(6), state: .dead, claimIncarnation: 1 << 33, claimant: Fx.id(10)),
         SyncRecord(entry: e2, state: .left, claimIncarnation: 0),
     ]
 
@@ -287,8 +287,8 @@ import Testing
     func expectSame(_ a: [SyncRecord], _ b: [SyncRecord], sourceLocation: SourceLocation) {
         #expect(a.count == b.count, sourceLocation: sourceLocation)
         for (x, y) in zip(a, b) {
-            #expect(x.entry == y.entry && x.state == y.state && x.claimIncarnation == y.claimIncarnation,
-                    sourceLocation: sourceLocation)
+            #expect(x.entry == y.entry && x.state == y.state && x.claimIncarnation == y.claimIncarnation
+                        && x.claimant == y.claimant, sourceLocation: sourceLocation)
         }
     }
 }

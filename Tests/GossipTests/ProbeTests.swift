@@ -37,7 +37,7 @@ import Testing
         let target = try #require((1...4).first { Fx.id($0) == ping.target })
         #expect(to == Fx.address(target))
         #expect(ping.from == Fx.id(0))
-        #expect(ds.scheduled(.probeTimeout(seq: ping.seq)) == Fx.at(1.5))
+        #expect(ds.scheduled(.probeTimeout(seq: ping.seq)) == Fx.at(1) + GossipConfig.lan.probeTimeout)
         #expect(ds.scheduled(.probe) == Fx.at(2))
         #expect(node.stats.probes == 1)
         return (node, ping, target)
@@ -74,6 +74,22 @@ import Testing
         #expect(next.scheduled(.suspicion(tid)) != nil)
         // No nacks came back from three relays: Lifeguard says the trouble may be local.
         #expect(node.awareness == 3)
+    }
+
+    @Test func suspectedTargetIsToldDirectlyEvenWithoutEagerPush() throws {
+        var config = Fx.config
+        config.eagerFanout = 0
+        var node = Fx.instance(0, knowing: [1], config: config)
+        let ping = try #require(node.tick(.probe, at: Fx.at(1)).pings.first)
+        #expect(ping.to == Fx.address(1))
+        _ = node.tick(.probeTimeout(seq: ping.0.seq), at: Fx.at(1.5))  // no one to ask
+        let ds = node.tick(.probe, at: Fx.at(2))
+        #expect(node.table[Fx.id(1)]?.state == .suspect)
+        #expect(ds.pushes.count == 1)
+        #expect(ds.pushes.first?.to == Fx.address(1))
+        #expect(ds.pushes.first?.0.count == 1)
+        #expect(ds.pushes.first?.0.first?.isSuspect(Fx.id(1), incarnation: 1) == true)
+        #expect(node.awareness == 1)  // a failed probe with no relays to vouch for us
     }
 
     @Test func ackedProbeLeavesTheTargetAlive() throws {

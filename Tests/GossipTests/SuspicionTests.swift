@@ -60,10 +60,12 @@ import Testing
     }
 
     @Test func configScalesTimeoutsWithClusterSize() {
-        let small = GossipConfig.lan.suspicionTimeouts(members: 30)
-        #expect(small.min == .seconds(2) && small.max == .seconds(6))
-        let big = GossipConfig.lan.suspicionTimeouts(members: 1_000_000)  // log10 = 6: twice as long
-        #expect(abs(big.min.seconds - 4) < 1e-6 && abs(big.max.seconds - 12) < 1e-6)
+        let lan = GossipConfig.lan
+        let small = lan.suspicionTimeouts(members: 30)
+        #expect(small.min == lan.suspicionMinTimeout && small.max == lan.suspicionMaxTimeout)
+        let big = lan.suspicionTimeouts(members: 1_000_000)  // log10 = 6: twice as long
+        #expect(abs(big.min.seconds - 2 * lan.suspicionMinTimeout.seconds) < 1e-6)
+        #expect(abs(big.max.seconds - 2 * lan.suspicionMaxTimeout.seconds) < 1e-6)
     }
 }
 

@@ -53,7 +53,7 @@ import Testing
             if let last { #expect(at < last) }
             last = at
         }
-        #expect(last == Fx.at(2))  // k = 3 confirmations: the minimum
+        #expect(last == Fx.at(0) + GossipConfig.lan.suspicionMinTimeout)  // k = 3 confirmations: the minimum
         #expect(node.suspicions[id1]?.confirmations == 3)
 
         // A confirmation from the first suspecter again, or from the same member twice, is no news.
@@ -85,8 +85,10 @@ import Testing
         let late = try #require(deathTime(&lonely))
         #expect(early < late)
         #expect(late == Fx.at(6))
-        // Two of three confirmations: 6 - 4 · log 3 / log 4 ≈ 2.83 s.
-        #expect(early == Fx.at(2.9))
+        // Two of three confirmations: max - (max - min) · log 3 / log 4, fired on the next 100 ms step.
+        let lan = GossipConfig.lan
+        let expected = Suspicion.timeout(confirmations: 2, k: 3, min: lan.suspicionMinTimeout, max: lan.suspicionMaxTimeout)
+        #expect(early == Fx.at((expected.seconds * 10).rounded(.up) / 10))
     }
 
     @Test func suspicionAboutADeadMemberDoesNotRestartIt() throws {

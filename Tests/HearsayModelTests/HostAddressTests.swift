@@ -133,3 +133,16 @@ import Testing
         #expect([c, b, a].sorted() == [a, b, c])
     }
 }
+
+@Suite struct PeerAddressStrictnessTests {
+    @Test("ambiguous or signed forms are refused", arguments: ["fe80::1:80", "1.2.3.4:+80", "1.2.3.4:", "[1.2.3.4]:80", "[::1]", "1.2.3.4:65536"])
+    func refused(_ text: String) {
+        #expect(PeerAddress(text) == nil)
+    }
+
+    @Test("bracketed IPv6 and plain IPv4 parse")
+    func accepted() {
+        #expect(PeerAddress("[fe80::1]:80")?.port == 80)
+        #expect(PeerAddress("127.0.0.1:7946")?.description == "127.0.0.1:7946")
+    }
+}
