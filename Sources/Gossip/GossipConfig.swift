@@ -63,9 +63,10 @@ public struct GossipConfig: Sendable, Hashable {
     /// Queued updates older than this are dropped unsent: after a burst (a join storm) the queue
     /// would otherwise keep gossip ticks busy with old news for many seconds.
     public var piggybackMaxAge: Duration
-    /// Largest datagram sent or accepted, in bytes. 1,400 + 28 bytes of IPv4/UDP headers fit a
-    /// 1,500-byte Ethernet MTU with room for a VPN's overhead (WireGuard: 1,420); on paths with
-    /// a smaller MTU (IPv6's minimum, 1,280) lower it, or datagrams are fragmented.
+    /// Largest datagram sent, in bytes (the shell passes it to the decoder as the largest
+    /// accepted). 1,400 + 28 bytes of IPv4/UDP headers fit a 1,500-byte Ethernet MTU; tunnels
+    /// with a smaller MTU (WireGuard's 1,420, IPv6's minimum 1,280) need a lower value, or
+    /// datagrams are fragmented.
     public var maxPacketSize: Int
 
     // MARK: Anti-entropy and lifecycle
@@ -81,9 +82,10 @@ public struct GossipConfig: Sendable, Hashable {
     /// First delay between join attempts to the seeds; doubles up to `joinRetryMax`.
     public var joinRetryInitial: Duration
     public var joinRetryMax: Duration
-    /// A joined node syncs once more with a random member about this long after its join reply
-    /// (0.5–1.5 ×): updates that were in flight while it joined, before anyone knew to send them
-    /// to it, arrive then instead of at the next periodic push-pull.
+    /// A joined node syncs again with a random member about this long after its join reply
+    /// (0.5–1.5 ×), and again at that pace while its table keeps growing (up to
+    /// `maxCatchUps` times): updates that spread before anyone knew to send them to it arrive
+    /// then instead of at the next periodic push-pull.
     public var joinCatchUp: Duration
 
     public init(
@@ -126,8 +128,8 @@ public struct GossipConfig: Sendable, Hashable {
     /// A LAN: sub-millisecond round trips, rare loss. Probe 1 s / gossip 200 ms / fanout 3 as
     /// memberlist's DefaultLANConfig, probe timeout 300 ms (memberlist: 500 ms; a LAN round trip is
     /// under a millisecond and Lifeguard stretches the timeout of a node that is slow itself);
-    /// suspicion 2–6 s so that a crash is dead everywhere within
-    /// about 5 s while a suspected live node has seconds to refute.
+    /// suspicion 1.5–6 s so that a crash is dead everywhere within about 5 s while a suspected
+    /// live node has over a second to refute (it takes about 0.1 s even at 10 % loss).
     public static let lan = GossipConfig(
         probeInterval: .seconds(1), probeTimeout: .milliseconds(300), indirectChecks: 3, awarenessMaxMultiplier: 8,
         suspicionMinTimeout: .milliseconds(1500), suspicionMaxTimeout: .seconds(6), suspicionConfirmations: 3,

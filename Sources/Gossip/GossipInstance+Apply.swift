@@ -60,7 +60,7 @@ extension GossipInstance {
 
     mutating func applySuspect(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
         if subject == id {
-            if inc >= me.version.incarnation { refute(above: inc) } else { reassert() }
+            if inc >= me.version.incarnation { refute(above: inc, claimant: from) } else { reassert() }
             return false
         }
         guard var m = table[subject], m.isNode else {
@@ -104,7 +104,7 @@ extension GossipInstance {
 
     mutating func applyDead(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
         if subject == id {
-            if inc >= me.version.incarnation { refute(above: inc) } else { reassert() }
+            if inc >= me.version.incarnation { refute(above: inc, claimant: from) } else { reassert() }
             return false
         }
         guard var m = table[subject], m.isNode else {
@@ -136,7 +136,9 @@ extension GossipInstance {
 
     /// SWIM §4.2: someone suspects (or buried) this node at `incarnation`; come back with a
     /// higher one. Lifeguard: having to refute is a sign of local trouble.
-    mutating func refute(above incarnation: UInt64) {
+    /// The refutation floods like any update, and also goes straight to the claimant, whose
+    /// suspicion timer is the one that runs out first.
+    mutating func refute(above incarnation: UInt64, claimant: NodeID? = nil) {
         guard !hasLeft else { return }
         // Claims are not signed: one naming an incarnation this node could not have published
         // (far beyond its own) is forged, and must not push the incarnation to the end of its range.
@@ -151,6 +153,7 @@ extension GossipInstance {
         stats.refutations += 1
         adjustAwareness(1)
         try? publishSelf(e)
+        if let c = claimant, c != id, let a = address(of: c) { send(.push(updates: [Update(.entry(me), hops: 0)]), to: a) }
     }
 
     /// A claim about this node against an incarnation it already refuted: whoever sent it has
@@ -166,9 +169,9 @@ extension GossipInstance {
     /// This node's own probe failed: suspect the target, tell everyone, and tell the target.
     /// The relays that could not reach it either (their nacks) confirm the suspicion at once.
     mutating func suspectLocally(_ subject: NodeID, incarnation: UInt64, confirmedBy nackers: [NodeID] = []) {
-        stats.suspicionsRaised += 1
         let u = Update(.suspect(id: subject, incarnation: incarnation, from: id), hops: 0)
         guard applySuspect(subject, incarnation: incarnation, from: id, hops: 0) else { return }
+        stats.suspicionsRaised += 1
         if var s = suspicions[subject] {
             for n in nackers where n != id && n != subject { _ = s.confirm(n) }
             suspicions[subject] = s

@@ -110,6 +110,7 @@ public struct GossipInstance: Sendable {
     public mutating func start(seeds: [PeerAddress], now: Instant) -> [Directive] {
         begin(now)
         self.seeds = seeds
+        if seeds.isEmpty { joined = true }  // the first node: nothing to join
         schedule(.probe, after: config.probeInterval * rng.unit())
         schedule(.pushPull, after: config.pushPullInterval * (0.5 + rng.unit()))
         schedule(.reconnect, after: config.reconnectInterval * (0.5 + rng.unit()))

@@ -29,4 +29,15 @@ public struct GossipStats: Sendable, Hashable {
     public var lazyPackets = 0
 
     public init() {}
+
+    /// Adds every counter of `b` to `a` (totals over many instances).
+    public static func += (a: inout GossipStats, b: GossipStats) {
+        a.rejectedForged += b.rejectedForged; a.stale += b.stale; a.unknownSubject += b.unknownSubject
+        a.misdirected += b.misdirected; a.applied += b.applied; a.refutations += b.refutations
+        a.implausibleClaims += b.implausibleClaims; a.reassertions += b.reassertions; a.probes += b.probes
+        a.probeFailures += b.probeFailures; a.indirectProbes += b.indirectProbes
+        a.suspicionsRaised += b.suspicionsRaised; a.deathsDeclared += b.deathsDeclared
+        a.graftsSent += b.graftsSent; a.syncsStarted += b.syncsStarted; a.syncsEqual += b.syncsEqual
+        a.eagerPackets += b.eagerPackets; a.eagerSkipped += b.eagerSkipped; a.lazyPackets += b.lazyPackets
+    }
 }

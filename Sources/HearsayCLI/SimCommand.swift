@@ -59,6 +59,7 @@ struct SimCommand: ParsableCommand {
             throw ValidationError("--partition, --duration and --idle are not negative")
         }
         guard profile == "lan" || profile == "wan" else { throw ValidationError("--profile is lan or wan") }
+        if let t = trace, !(0..<nodes).contains(t) { throw ValidationError("--trace names a node from 0 to \(nodes - 1)") }
     }
 
     func run() throws {
@@ -73,7 +74,8 @@ struct SimCommand: ParsableCommand {
         o.network = profile == "wan" ? .wan(loss: loss) : .lan(loss: loss)
         o.join = join
         o.trace = trace
-        let report = ScenarioRunner.run(o, checkWire: checkWire, log: verbose || trace != nil ? { FileHandle.standardError.write(Data(("sim: " + $0 + "\n").utf8)) } : nil)
+        let stderr: (String) -> Void = { FileHandle.standardError.write(Data(("sim: " + $0 + "\n").utf8)) }
+        let report = ScenarioRunner.run(o, checkWire: checkWire, log: verbose ? stderr : nil, trace: trace != nil ? stderr : nil)
         print(json ? report.json() : report.table())
     }
 }

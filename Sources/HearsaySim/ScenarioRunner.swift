@@ -14,12 +14,17 @@ import HearsayModel
 /// 7. the rest of `duration`, counting false positives (live nodes declared dead) throughout
 ///    except while the partition is in force and healing.
 public enum ScenarioRunner {
-    public static func run(_ o: SimOptions, checkWire: Bool = false, log: ((String) -> Void)? = nil) -> SimReport {
+    /// - Parameters:
+    ///   - log: progress of the phases (`--verbose`).
+    ///   - trace: where the changes about `o.trace` go (`--trace`).
+    public static func run(
+        _ o: SimOptions, checkWire: Bool = false, log: ((String) -> Void)? = nil, trace: ((String) -> Void)? = nil
+    ) -> SimReport {
         let wallStart = ContinuousClock.now
         let sim = Simulator(config: o.gossip, network: o.network, seed: o.seed)
         sim.checkWire = checkWire
         sim.metrics.traceSubject = o.trace
-        sim.metrics.traceSink = log
+        sim.metrics.traceSink = trace
         sim.addNodes(o.nodes)
         let n = o.nodes
         let m = sim.metrics
@@ -33,12 +38,7 @@ public enum ScenarioRunner {
 
         func totals() -> GossipStats {
             var st = GossipStats()
-            for node in sim.nodes {
-                guard let x = node.instance?.stats else { continue }
-                st.applied += x.applied; st.refutations += x.refutations; st.suspicionsRaised += x.suspicionsRaised
-                st.deathsDeclared += x.deathsDeclared; st.eagerPackets += x.eagerPackets; st.graftsSent += x.graftsSent
-                st.stale += x.stale; st.reassertions += x.reassertions; st.eagerSkipped += x.eagerSkipped
-            }
+            for node in sim.nodes { if let x = node.instance?.stats { st += x } }
             return st
         }
 
@@ -86,14 +86,7 @@ public enum ScenarioRunner {
             let byType0 = m.bytesByType
             sim.run(until: t0 + o.idle)
             if let log {
-                var st = GossipStats()
-                for node in sim.nodes {
-                    guard let x = node.instance?.stats else { continue }
-                    st.applied += x.applied; st.refutations += x.refutations; st.suspicionsRaised += x.suspicionsRaised
-                    st.deathsDeclared += x.deathsDeclared; st.eagerPackets += x.eagerPackets; st.graftsSent += x.graftsSent
-                    st.stale += x.stale; st.reassertions += x.reassertions; st.eagerSkipped += x.eagerSkipped
-                }
-                log("totals so far: \(st)")
+                log("totals so far: \(totals())")
                 let delta = m.bytesByType.map { ($0.key, $0.value - (byType0[$0.key] ?? 0)) }.filter { $0.1 > 0 }
                 log("idle bytes by type: \(delta.sorted { $0.1 > $1.1 }.map { "\($0.0) \($0.1)" }.joined(separator: ", "))")
             }

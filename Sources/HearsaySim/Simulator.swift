@@ -192,18 +192,18 @@ public final class Simulator {
         }
     }
 
-    /// Processes events until `deadline`, or until `stop()` holds (checked after each event).
+    /// Processes events until `deadline`, or until `stop()` holds (checked before each event).
     public func run(until deadline: Instant, stop: () -> Bool = { false }) {
         // Wake-ups take no sequence number, so how a run is sliced into `run` calls (progress
         // logging, measurement loops) cannot change the order of the simulated events.
         heap.insert(Event(time: max(deadline.nanoseconds, now.nanoseconds), seq: 0, kind: .wake))
         while !stop(), let e = heap.popMin() {
             now = Instant(nanoseconds: e.time)
-            eventsProcessed += 1
             switch e.kind {
             case .wake:
                 if now >= deadline { return }
             case .deliver(let node, let from, let message, let stream, let conversation):
+                eventsProcessed += 1
                 let i = Int(node)
                 guard var inst = nodes[i].instance else { continue }
                 nodes[i].instance = nil
@@ -213,6 +213,7 @@ public final class Simulator {
                 nodes[i].instance = inst
                 apply(ds, from: i)
             case .timer(let node, let life, let t):
+                eventsProcessed += 1
                 let i = Int(node)
                 guard nodes[i].life == life, var inst = nodes[i].instance else { continue }
                 nodes[i].instance = nil

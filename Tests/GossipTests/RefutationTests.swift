@@ -27,9 +27,10 @@ import Testing
         #expect(row.state == .alive)
         #expect(row.entry == node.me)
 
-        // The new entry goes out at once.
+        // The new entry goes out at once: eager push, and straight to the claimant (node 1).
         let carrying = ds.pushes.filter { $0.0.contains { $0.entry == node.me } }
-        #expect(carrying.count == Fx.config.eagerFanout)
+        #expect(carrying.count == Fx.config.eagerFanout + 1)
+        #expect(carrying.contains { $0.to == Fx.address(1) })
         #expect(!carrying.contains { $0.to == Fx.address(0) })
         #expect(ds.events.contains { $0.id == Fx.id(0) && $0.state == .alive && $0.precedence == .entry(node.me.version) })
         // The claim itself is not forwarded as news.
