@@ -40,6 +40,8 @@ public enum TimerID: Hashable, Sendable {
     case joinRetry
     /// One extra push-pull after joining.
     case catchUp
+    /// No ack yet to a verification ping of a suspect member.
+    case verifyTimeout(NodeID)
 }
 
 /// A change in the table, as it happens.

@@ -51,6 +51,7 @@ extension GossipInstance {
         let state: MemberState = tombstone ? .left : .alive
         table.put(Member(entry: e, state: state, claimIncarnation: 0, updatedAt: now, hops: hops))
         suspicions[subject] = nil
+        verifications[subject] = nil
         if grafts[subject].map({ Precedence.entry(e.version) >= $0.wanted }) == true { grafts[subject] = nil }
         if tombstone { tombstones.append(subject) }
         stats.applied += 1
@@ -123,6 +124,7 @@ extension GossipInstance {
         m.hops = hops
         table.put(m)
         suspicions[subject] = nil
+        verifications[subject] = nil
         if grafts[subject].map({ Precedence.dead(inc) >= $0.wanted }) == true { grafts[subject] = nil }
         tombstones.append(subject)
         stats.applied += 1
@@ -173,6 +175,7 @@ extension GossipInstance {
         guard applySuspect(subject, incarnation: incarnation, from: id, hops: 0) else { return }
         stats.suspicionsRaised += 1
         if var s = suspicions[subject] {
+            s.firstHand = true
             for n in nackers where n != id && n != subject { _ = s.confirm(n) }
             suspicions[subject] = s
             pending.append(.schedule(.suspicion(subject), at: s.deadline))
@@ -194,7 +197,7 @@ extension GossipInstance {
         guard let s = suspicions[subject], now >= s.deadline, let m = table[subject], m.state == .suspect,
             m.claimIncarnation == s.incarnation
         else { return }
-        declareDead(subject)
+        if s.firstHand { declareDead(subject) } else { verify(subject) }
     }
 
     /// The suspicion ran out unrefuted: the member is dead, and everyone must hear it.

@@ -125,12 +125,17 @@ extension GossipInstance {
             // (Lifeguard §IV.B), which shortens every node's suspicion timeout.
             let u = Update(.suspect(id: p.target, incarnation: m.claimIncarnation, from: id), hops: 0)
             if applySuspect(p.target, incarnation: m.claimIncarnation, from: id, hops: 0) { forward([u], origin: true) }
+            suspicions[p.target]?.firstHand = true
         case .dead, .left:
             break
         }
     }
 
     mutating func receivedAck(seq: UInt32, from: NodeID) {
+        if let subject = verifying.removeValue(forKey: seq) {
+            verificationAnswered(subject)
+            return
+        }
         if let p = probe, p.seq == seq {
             probe = nil
             adjustAwareness(-1)

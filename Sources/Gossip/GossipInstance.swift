@@ -54,6 +54,9 @@ public struct GossipInstance: Sendable {
 
     // Suspicion and tombstones.
     var suspicions: [NodeID: Suspicion] = [:]
+    /// Verification pings in flight, by sequence number and by member.
+    var verifying: [UInt32: NodeID] = [:]
+    var verifications: [NodeID: Verification] = [:]
     var tombstones: Deque<NodeID> = []
 
     // Lifecycle.
@@ -208,6 +211,7 @@ public struct GossipInstance: Sendable {
         case .reap: reapTick()
         case .joinRetry: joinRetryTick()
         case .catchUp: catchUpTick()
+        case .verifyTimeout(let subject): verifyTimedOut(subject)
         }
     }
 

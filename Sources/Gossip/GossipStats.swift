@@ -19,6 +19,10 @@ public struct GossipStats: Sendable, Hashable {
     public var probeFailures = 0
     public var indirectProbes = 0
     public var suspicionsRaised = 0
+    /// Suspicions this node only heard of, checked with its own pings before declaring death.
+    public var verifications = 0
+    /// ... of which the member answered (a refutation had been missed).
+    public var verificationsAnswered = 0
     public var deathsDeclared = 0
     public var graftsSent = 0
     public var syncsStarted = 0
@@ -37,6 +41,7 @@ public struct GossipStats: Sendable, Hashable {
         a.implausibleClaims += b.implausibleClaims; a.reassertions += b.reassertions; a.probes += b.probes
         a.probeFailures += b.probeFailures; a.indirectProbes += b.indirectProbes
         a.suspicionsRaised += b.suspicionsRaised; a.deathsDeclared += b.deathsDeclared
+        a.verifications += b.verifications; a.verificationsAnswered += b.verificationsAnswered
         a.graftsSent += b.graftsSent; a.syncsStarted += b.syncsStarted; a.syncsEqual += b.syncsEqual
         a.eagerPackets += b.eagerPackets; a.eagerSkipped += b.eagerSkipped; a.lazyPackets += b.lazyPackets
     }

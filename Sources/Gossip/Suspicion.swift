@@ -20,6 +20,10 @@ struct Suspicion: Sendable {
     let k: Int
     private(set) var confirmers: [NodeID]
     private(set) var deadline: Instant
+    /// Whether this node's own probe of the member failed (it suspected or confirmed first-hand).
+    /// Only then does it declare death when the timeout runs out; a node that only heard the
+    /// rumour verifies first (see `GossipInstance.verify`).
+    var firstHand = false
 
     init(incarnation: UInt64, from: NodeID, start: Instant, min: Duration, max: Duration, k: Int) {
         self.incarnation = incarnation
@@ -39,6 +43,9 @@ struct Suspicion: Sendable {
         let t = max.seconds - (max.seconds - min.seconds) * fraction
         return .nanoseconds(Int64(Swift.max(min.seconds, t) * 1e9))
     }
+
+    /// Moves the deadline (after a verification showed the member answering).
+    mutating func postpone(to t: Instant) { deadline = t }
 
     /// Adds an independent confirmation; returns whether it counted.
     mutating func confirm(_ from: NodeID) -> Bool {

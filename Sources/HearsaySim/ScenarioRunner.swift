@@ -102,6 +102,7 @@ public enum ScenarioRunner {
             let v = inst.me.version
             let target = Precedence(incarnation: v.incarnation, rank: 0, sequence: v.sequence + 1)
             m.track(spreadOf: inst.id, at: target, from: sim.now, origin: s)
+            log?("node \(s) changes its status at \(sim.now)")
             sim.act(s) { inst, now in (try? inst.setStatus(.away, text: "in a meeting", now: now)) ?? [] }
             sim.run(until: after(.seconds(30))) { (m.spread?.reached ?? 0) >= m.upCount }
             let allAt = sim.now
@@ -133,6 +134,7 @@ public enum ScenarioRunner {
         {
             let inc = inst.me.version.incarnation
             m.track(detectionOf: inst.id, from: sim.now)
+            log?("crashing node \(c) at \(sim.now)")
             sim.crash(c)
             let live = m.upCount
             sim.run(until: after(.seconds(120))) { (m.detection?.dead ?? 0) >= live }
