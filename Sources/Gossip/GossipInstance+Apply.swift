@@ -59,15 +59,22 @@ extension GossipInstance {
         return true
     }
 
-    mutating func applySuspect(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
+    /// The row a suspect or dead claim is about, or nil: a claim about this node is refuted (or,
+    /// if already refuted, answered with the current entry), one about an unknown member dropped.
+    mutating func claimTarget(_ subject: NodeID, incarnation inc: UInt64, from: NodeID) -> Member? {
         if subject == id {
             if inc >= me.version.incarnation { refute(above: inc, claimant: from) } else { reassert() }
-            return false
+            return nil
         }
-        guard var m = table[subject], m.isNode else {
+        guard let m = table[subject], m.isNode else {
             stats.unknownSubject += 1
-            return false
+            return nil
         }
+        return m
+    }
+
+    mutating func applySuspect(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
+        guard var m = claimTarget(subject, incarnation: inc, from: from) else { return false }
         switch m.state {
         case .dead, .left:
             stats.stale += 1
@@ -104,14 +111,7 @@ extension GossipInstance {
     }
 
     mutating func applyDead(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
-        if subject == id {
-            if inc >= me.version.incarnation { refute(above: inc, claimant: from) } else { reassert() }
-            return false
-        }
-        guard var m = table[subject], m.isNode else {
-            stats.unknownSubject += 1
-            return false
-        }
+        guard var m = claimTarget(subject, incarnation: inc, from: from) else { return false }
         guard m.state.isLive, Precedence.dead(inc) > m.precedence else {
             stats.stale += 1
             return false

@@ -62,40 +62,30 @@ extension GossipInstance {
         schedule(.gossip, after: config.gossipInterval * (0.5 + rng.unit()))
     }
 
-    /// Splits updates into lists that fit one datagram each.
+    /// Splits updates into lists that fit one datagram each (at most 255 updates a list).
     func packetize(_ updates: [Update]) -> [[Update]] {
-        let budget = config.maxPacketSize - 3
-        var out = [[Update]]()
-        var current = [Update]()
-        var size = 0
-        for u in updates {
-            let s = u.encodedSize
-            if !current.isEmpty && (size + s > budget || current.count == 255) {
-                out.append(current)
-                current = []
-                size = 0
-            }
-            current.append(u)
-            size += s
-        }
-        if !current.isEmpty { out.append(current) }
-        return out
+        Self.split(updates, budget: config.maxPacketSize - 3, maxCount: 255, size: \.encodedSize)
     }
 
     func packetize(_ digests: [Digest]) -> [[Digest]] {
-        let budget = config.maxPacketSize - 8
-        var out = [[Digest]]()
-        var current = [Digest]()
-        var size = 0
-        for d in digests {
-            let s = d.encodedSize
-            if !current.isEmpty && size + s > budget {
+        Self.split(digests, budget: config.maxPacketSize - 8, maxCount: .max, size: \.encodedSize)
+    }
+
+    /// Greedy split into runs of at most `budget` bytes and `maxCount` items (an item larger than
+    /// the budget travels alone).
+    static func split<T>(_ items: [T], budget: Int, maxCount: Int, size: (T) -> Int) -> [[T]] {
+        var out = [[T]]()
+        var current = [T]()
+        var bytes = 0
+        for item in items {
+            let s = size(item)
+            if !current.isEmpty && (bytes + s > budget || current.count == maxCount) {
                 out.append(current)
                 current = []
-                size = 0
+                bytes = 0
             }
-            current.append(d)
-            size += s
+            current.append(item)
+            bytes += s
         }
         if !current.isEmpty { out.append(current) }
         return out
