@@ -15,11 +15,12 @@ build: deps
 release: deps
 	$(SWIFT) build -c release $(SWIFT_FLAGS) --product hearsay
 
-# Until the networked node lands (issue 3), `make run` shows this machine's node identity and
-# runs the gossip simulator on 200 nodes: the replicated table converging in virtual time.
+# Starts a node in the foreground (Ctrl-C leaves gracefully). In another terminal:
+# `.build/debug/hearsay table`, `hearsay status away "text"`, `hearsay members`.
+# Until LAN discovery (issue 4) and chat (issue 5) land, peers join with --join HOST:PORT.
+RUN_ARGS ?= --handle $(or $(USER),$(shell id -un),someone)
 run: build
-	$(BIN) id
-	$(BIN) sim --nodes 200
+	$(BIN) node $(RUN_ARGS)
 
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests

@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         // Layer 0: identities, presence entries, signatures, byte codecs. No IO.
@@ -41,8 +42,24 @@ let package = Package(
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ]
         ),
-        // Composition root: identity on disk now; the SwiftNIO shell lands here next.
-        .target(name: "HearsayNode", dependencies: ["HearsayModel", "Gossip"]),
+        // Layer 1b: the gossip state machine on UDP and TCP sockets (SwiftNIO).
+        .target(
+            name: "GossipNIO",
+            dependencies: [
+                "Gossip", "HearsayModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // Composition root: identity and state on disk, the gossip shell, the control API.
+        .target(
+            name: "HearsayNode",
+            dependencies: [
+                "HearsayModel", "Gossip", "GossipNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "HearsayCLI",
             dependencies: [
@@ -50,7 +67,10 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "hearsay", dependencies: ["HearsayCLI"]),
+        .executableTarget(
+            name: "hearsay",
+            dependencies: ["HearsayCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         // Mutation fuzzer for the wire codecs (Tools/fuzz/run); a bounded run is part of the tests.
         .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),

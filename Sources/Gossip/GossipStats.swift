@@ -1,6 +1,6 @@
 /// Counters kept by the state machine: what it refused and why, and what it did. The shell adds
 /// bytes and packets. (Exporting both as metrics comes with the networked node.)
-public struct GossipStats: Sendable, Hashable {
+public struct GossipStats: Sendable, Hashable, Codable {
     /// Entries whose signature did not verify against the key their id is derived from.
     public var rejectedForged = 0
     /// Updates older than or equal to what the table holds (normal in gossip: duplicates).

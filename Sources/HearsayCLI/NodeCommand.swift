@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import Gossip
+import HearsayModel
+import HearsayNode
+
+/// `hearsay node`: runs a node until SIGINT/SIGTERM, then leaves gracefully.
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "node", abstract: "Run a Hearsay node: gossip on the network, control API on a local socket.")
+
+    @OptionGroup var data: DataOptions
+
+    @Option(name: .long, help: "Your display name (default: the user name).")
+    var handle: String?
+
+    @Option(name: .long, help: "Gossip endpoint to listen on, UDP and TCP (ADDR:PORT, IPv6 in brackets).")
+    var bind = "127.0.0.1:7946"
+
+    @Option(name: .long, help: "Address others should use to reach this node (for NAT or containers).")
+    var advertise: String?
+
+    @Option(name: .long, help: "Seeds to join, HOST:PORT[,HOST:PORT...]; retried with backoff until one answers.")
+    var join: String?
+
+    @Option(name: .long, help: "Gossip profile: lan or wan.")
+    var profile = "lan"
+
+    func run() async throws {
+        guard let bindAddress = PeerAddress(bind) else { throw ValidationError("--bind takes ADDR:PORT, e.g. 127.0.0.1:7946") }
+        var advertised: PeerAddress?
+        if let advertise {
+            guard let a = PeerAddress(advertise) else { throw ValidationError("--advertise takes ADDR:PORT") }
+            advertised = a
+        }
+        guard profile == "lan" || profile == "wan" else { throw ValidationError("--profile is lan or wan") }
+        let options = NodeOptions(
+            dataDirectory: data.directory, handle: handle ?? ProcessInfo.processInfo.environment["USER"] ?? "someone",
+            bind: bindAddress, advertise: advertised,
+            join: join.map { $0.split(separator: ",").map(String.init) } ?? [],
+            gossip: profile == "wan" ? .wan : .lan, controlPath: data.control)
+        let node: Node
+        do {
+            node = try Node(options: options)
+            try await node.start()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        emitLine("hearsay node \(node.identity.id.grouped) listening on \(bindAddress), control \(options.control)")
+        await waitForSignal()
+        await node.stop()
+    }
+
+    /// Returns on SIGINT or SIGTERM.
+    func waitForSignal() async {
+        signal(SIGINT, SIG_IGN)
+        signal(SIGTERM, SIG_IGN)
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let once = Once(c)
+            for sig in [SIGINT, SIGTERM] {
+                let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                src.setEventHandler { once.fire() }
+                src.resume()
+                Once.keep(src)
+            }
+        }
+    }
+}
+
+/// Resumes a continuation once, from whichever signal comes first.
+final class Once: @unchecked Sendable {
+    private let lock = NSLock()
+    private var c: CheckedContinuation<Void, Never>?
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    init(_ c: CheckedContinuation<Void, Never>) { self.c = c }
+
+    static func keep(_ s: DispatchSourceSignal) { sources.append(s) }
+
+    func fire() {
+        lock.lock()
+        let c = self.c
+        self.c = nil
+        lock.unlock()
+        c?.resume()
+    }
+}
+
+/// `--data` / `--control`: how CLI subcommands find the running node.
+struct DataOptions: ParsableArguments {
+    @Option(name: .long, help: "Data directory (identity, state, control socket). Default: $XDG_DATA_HOME/hearsay or ~/.local/share/hearsay.")
+    var data: String?
+
+    @Option(name: .long, help: "The node's control socket (default: <data>/control.sock).")
+    var control: String?
+
+    var directory: String { data ?? IdentityStore.defaultDataDirectory() }
+    var socketPath: String { control ?? directory + "/control.sock" }
+
+    func client() -> ControlClient { ControlClient(path: socketPath) }
+}

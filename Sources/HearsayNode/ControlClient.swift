@@ -1,0 +1,79 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+import Foundation
+
+/// Talks to a running node's control socket (blocking; for the CLI).
+public struct ControlClient {
+    public let path: String
+
+    public init(path: String) { self.path = path }
+
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    func connectSocket() throws(Failure) -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket: \(String(cString: strerror(errno)))") }
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: addr.sun_path) else {
+            close(fd)
+            throw Failure(description: "control socket path too long: \(path)")
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { $0.copyBytes(from: bytes + [0]) }
+        let ok = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard ok == 0 else {
+            let why = String(cString: strerror(errno))
+            close(fd)
+            throw Failure(description: "no node is running with control socket \(path) (\(why)): start one with `hearsay node`, or pass --data / --control")
+        }
+        return fd
+    }
+
+    /// Sends one request and returns its response.
+    public func request(_ r: ControlRequest) throws(Failure) -> ControlResponse {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        let line = ControlJSON.encode(r)
+        _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while !data.contains(UInt8(ascii: "\n")) {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            data += buf[0..<n]
+        }
+        guard let nl = data.firstIndex(of: UInt8(ascii: "\n")),
+            let resp = try? JSONDecoder().decode(ControlResponse.self, from: Data(data[..<nl]))
+        else { throw Failure(description: "the node closed the control connection without an answer") }
+        return resp
+    }
+
+    /// Sends `watch` and calls `line` for every change until the node goes away.
+    public func watch(_ line: (TableRow) -> Void) throws(Failure) {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        let req = ControlJSON.encode(ControlRequest(op: "watch"))
+        _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var pending = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            pending += buf[0..<n]
+            while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                if let row = try? JSONDecoder().decode(TableRow.self, from: Data(pending[..<nl])) { line(row) }
+                pending.removeSubrange(...nl)
+            }
+        }
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import Gossip
+import GossipNIO
+import HearsayModel
+
+/// The control API: one JSON object per line over the node's Unix socket
+/// (`<data>/control.sock`, reachable only by the user who owns the data directory, mode 0700).
+/// Requests: `{"op":"table"}`, `{"op":"members"}`, `{"op":"status","status":"away","text":"..."}`,
+/// `{"op":"watch"}` (then one `TableRow` line per change until the client hangs up).
+public struct ControlRequest: Codable, Sendable {
+    public var op: String
+    public var status: String?
+    public var text: String?
+
+    public init(op: String, status: String? = nil, text: String? = nil) {
+        self.op = op
+        self.status = status
+        self.text = text
+    }
+}
+
+public struct ControlResponse: Codable, Sendable {
+    public var ok: Bool
+    public var error: String?
+    public var rows: [TableRow]?
+    public var members: [MemberRow]?
+    public var node: String?
+    /// `stats`: the state machine's counters and the shell's (drops by reason).
+    public var gossip: GossipStats?
+    public var wire: ShellCounters?
+
+    public init(ok: Bool, error: String? = nil, rows: [TableRow]? = nil, members: [MemberRow]? = nil, node: String? = nil) {
+        self.ok = ok
+        self.error = error
+        self.rows = rows
+        self.members = members
+        self.node = node
+    }
+}
+
+/// One row of the replicated IM database, as `hearsay table --json` prints it.
+public struct TableRow: Codable, Sendable, Hashable {
+    public var id: String
+    public var handle: String
+    public var realm: String
+    public var `protocol`: String
+    public var addresses: [String]
+    public var port: Int
+    public var chat_port: Int
+    public var status: String
+    public var status_text: String
+    public var state: String
+    public var version: String
+    public var incarnation: UInt64
+    public var sequence: UInt64
+    /// The node that owns and signed the entry (itself, for a native entry).
+    public var origin: String
+    public var age_seconds: Double
+    public var hops: Int
+
+    public init(_ m: Member, now: Instant) {
+        let e = m.entry.entry
+        id = m.id.base32
+        handle = e.handle
+        realm = e.realm
+        `protocol` = "\(e.protocolName)/\(e.protocolVersion)"
+        addresses = e.addresses.map(\.description)
+        port = Int(e.gossipPort)
+        chat_port = Int(e.chatPort)
+        status = e.status.description
+        status_text = e.statusText
+        state = m.state.description
+        version = e.version.description
+        incarnation = e.version.incarnation
+        sequence = e.version.sequence
+        origin = m.entry.owner.base32
+        age_seconds = max(0, (now - m.updatedAt).seconds)
+        hops = Int(m.hops)
+    }
+}
+
+/// The SWIM view of one member, as `hearsay members` prints it.
+public struct MemberRow: Codable, Sendable, Hashable {
+    public var id: String
+    public var handle: String
+    public var address: String
+    public var state: String
+    public var incarnation: UInt64
+    /// This node's Lifeguard health multiplier (only on its own row).
+    public var health: Int?
+    public var rtt_ms: Double?
+}
+
+enum ControlJSON {
+    static func encode<T: Encodable>(_ v: T) -> [UInt8] {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return Array((try? e.encode(v)) ?? Data("{}".utf8)) + [UInt8(ascii: "\n")]
+    }
+}

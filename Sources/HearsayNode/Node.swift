@@ -1,0 +1,125 @@
+import Foundation
+import Gossip
+import GossipNIO
+import HearsayModel
+import NIOCore
+import NIOPosix
+
+/// Everything `hearsay node` needs to start.
+public struct NodeOptions: Sendable {
+    public var dataDirectory: String
+    public var handle: String
+    /// Where the gossip endpoint listens (UDP and TCP on the same port).
+    public var bind: PeerAddress
+    /// What others should use to reach it (NAT, containers); the bind address by default.
+    public var advertise: PeerAddress?
+    /// Seeds, `host:port`; names are resolved at start.
+    public var join: [String]
+    public var gossip: GossipConfig
+    public var controlPath: String?
+
+    public init(dataDirectory: String, handle: String, bind: PeerAddress, advertise: PeerAddress? = nil,
+                join: [String] = [], gossip: GossipConfig = .lan, controlPath: String? = nil) {
+        self.dataDirectory = dataDirectory
+        self.handle = handle
+        self.bind = bind
+        self.advertise = advertise
+        self.join = join
+        self.gossip = gossip
+        self.controlPath = controlPath
+    }
+
+    public var control: String { controlPath ?? dataDirectory + "/control.sock" }
+}
+
+/// A running Hearsay node: identity, gossip on the network, control API.
+public final class Node: @unchecked Sendable {
+    public let options: NodeOptions
+    public let identity: NodeIdentity
+    let group: MultiThreadedEventLoopGroup
+    public let shell: GossipShell
+    let control: ControlServer
+    var controlChannel: Channel?
+
+    public init(options: NodeOptions) throws {
+        self.options = options
+        let (identity, _) = try IdentityStore.loadOrCreate(in: options.dataDirectory)
+        self.identity = identity
+        let state = NodeState.load(from: options.dataDirectory)
+        let advertised = options.advertise ?? options.bind
+        let entry = PresenceEntry(
+            publicKey: identity.publicKey, handle: options.handle, addresses: [advertised.host],
+            gossipPort: advertised.port, chatPort: 0,
+            version: EntryVersion(incarnation: state.nextIncarnation(), sequence: 0))
+        var seed: UInt64 = 0
+        withUnsafeMutableBytes(of: &seed) { $0.copyBytes(from: (0..<8).map { _ in UInt8.random(in: 0...255) }) }
+        let instance = try GossipInstance(config: options.gossip, identity: identity, entry: entry, seed: seed)
+        group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        shell = GossipShell(instance: instance, loop: group.next())
+        control = ControlServer(shell: shell)
+        try NodeState(incarnation: entry.version.incarnation, peers: state.peers).save(to: options.dataDirectory)
+    }
+
+    /// Binds, joins the seeds and the members remembered from the last run, serves the control API.
+    public func start() async throws {
+        let state = NodeState.load(from: options.dataDirectory)
+        var seeds = [PeerAddress]()
+        for s in options.join + state.peers {
+            if let a = PeerAddress(s) { seeds.append(a); continue }
+            guard let colon = s.lastIndex(of: ":"), let port = Int(s[s.index(after: colon)...]),
+                let resolved = try? SocketAddress.makeAddressResolvingHost(String(s[..<colon]), port: port),
+                let a = PeerAddress(resolved)
+            else { throw NodeError("cannot resolve the seed \(s): give host:port") }
+            seeds.append(a)
+        }
+        let me = options.advertise ?? options.bind
+        seeds = Array(Set(seeds.filter { $0 != me })).sorted()
+        let control = self.control
+        shell.onEvent = { e in
+            guard let m = e.state.map({ Member(entry: e.entry, state: $0, claimIncarnation: e.precedence.incarnation,
+                                               updatedAt: e.at, hops: e.hops) }) else { return }
+            control.broadcast(TableRow(m, now: e.at))
+        }
+        do {
+            try await shell.start(bind: try options.bind.socketAddress(), seeds: seeds)
+        } catch {
+            throw NodeError("cannot listen on \(options.bind) (UDP and TCP): \(error); choose another --bind")
+        }
+        controlChannel = try await control.bind(path: options.control)
+        // Remember the members every 30 s, so that a restart after a crash rejoins them too.
+        saver = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(30))
+                await self?.saveState()
+            }
+        }
+    }
+
+    var saver: Task<Void, Never>?
+
+    /// Writes the incarnation in use and the gossip addresses of the live members.
+    func saveState() async {
+        guard let (inst, _) = try? await shell.snapshot() else { return }
+        let peers = inst.table.sortedRows().filter { $0.isNode && $0.id != inst.id && $0.state.isLive }
+            .compactMap { $0.entry.entry.gossipAddress?.description }
+        try? NodeState(incarnation: inst.me.version.incarnation, peers: peers).save(to: options.dataDirectory)
+    }
+
+    /// Graceful leave: tells everyone, waits a moment for the news to go out, remembers the
+    /// members for the next start, closes.
+    public func stop(grace: Duration = .milliseconds(500)) async {
+        saver?.cancel()
+        await saveState()
+        _ = try? await shell.act { inst, now in ((), inst.leave(now: now)) }
+        try? await Task.sleep(for: grace)
+        try? await controlChannel?.close()
+        await shell.close()
+        try? FileManager.default.removeItem(atPath: options.control)
+        try? await group.shutdownGracefully()
+    }
+}
+
+public struct NodeError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
+}

@@ -1,0 +1,175 @@
+import Foundation
+import HearsayModel
+import HearsayNode
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Real `hearsay node` processes on 127.0.0.x (loopback only, no mDNS), driven and inspected
+/// through the CLI, as an operator would.
+final class Cluster: @unchecked Sendable {
+    struct Proc {
+        let process: Process
+        let data: String
+        let address: String
+    }
+
+    let root = temporaryDirectory()
+    let port: Int
+    var procs: [Int: Proc] = [:]
+
+    init() {
+        // One port per test run; nodes differ by loopback address (127.0.0.1 ... 127.0.0.N).
+        port = 20_000 + Int(getpid() % 20_000)
+    }
+
+    func address(_ i: Int) -> String { "127.0.0.\(i + 1):\(port)" }
+    func data(_ i: Int) -> String { root + "/n\(i)" }
+
+    func start(_ i: Int, handle: String? = nil, join: Int? = 0) throws {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try hearsayExecutable())
+        var args = ["node", "--data", data(i), "--handle", handle ?? "node\(i)", "--bind", address(i)]
+        if let j = join, j != i { args += ["--join", address(j)] }
+        p.arguments = args
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        try p.run()
+        procs[i] = Proc(process: p, data: data(i), address: address(i))
+    }
+
+    func kill9(_ i: Int) {
+        guard let p = procs[i] else { return }
+        kill(p.process.processIdentifier, SIGKILL)
+        p.process.waitUntilExit()
+        procs[i] = nil
+    }
+
+    func terminate(_ i: Int) {
+        guard let p = procs[i] else { return }
+        p.process.terminate()
+        p.process.waitUntilExit()
+        procs[i] = nil
+    }
+
+    func table(_ i: Int) -> [TableRow]? {
+        guard let r = try? ControlClient(path: data(i) + "/control.sock").request(ControlRequest(op: "table")) else { return nil }
+        return r.rows
+    }
+
+    /// Polls (every 100 ms, at most `seconds`) until `condition` holds at every running node.
+    func eventually(_ seconds: Double, _ condition: ([TableRow]) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if procs.keys.allSatisfy({ table($0).map(condition) ?? false }) { return true }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    func stopAll() {
+        for i in Array(procs.keys) { kill9(i) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}
+
+func hearsayExecutable() throws -> String {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    for c in [".build/debug/hearsay", ".build/release/hearsay"] where FileManager.default.isExecutableFile(atPath: root.appendingPathComponent(c).path) {
+        return root.appendingPathComponent(c).path
+    }
+    throw CocoaError(.fileNoSuchFile)
+}
+
+@Suite(.serialized) struct NodeClusterTests {
+    @Test("20 nodes join one seed; status, kill -9, leave and restart are seen by all")
+    func twentyNodes() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        let n = 20
+        try c.start(0)
+        usleep(300_000)
+        for i in 1..<n { try c.start(i) }
+
+        // Everyone lists all 20 alive.
+        #expect(c.eventually(20) { rows in rows.filter { $0.state == "alive" }.count == n })
+
+        // A status change on one is seen by all.
+        let r = try hearsay(["status", "away", "at", "lunch", "--data", c.data(7)])
+        #expect(r.status == 0, "\(r.err)")
+        #expect(c.eventually(10) { rows in rows.contains { $0.handle == "node7" && $0.status == "away" && $0.status_text == "at lunch" } })
+
+        // kill -9: dead everywhere.
+        c.kill9(5)
+        #expect(c.eventually(30) { rows in rows.first { $0.handle == "node5" }?.state == "dead" })
+
+        // Graceful leave: SIGTERM, the process is gone within 2 s, left everywhere.
+        let t0 = Date()
+        c.terminate(9)
+        #expect(Date().timeIntervalSince(t0) < 2)
+        #expect(c.eventually(10) { rows in rows.first { $0.handle == "node9" }?.state == "left" })
+
+        // The killed node restarts: alive everywhere again, with a higher incarnation.
+        let before = c.table(0)?.first { $0.handle == "node5" }?.incarnation ?? 0
+        try c.start(5)
+        #expect(c.eventually(20) { rows in
+            guard let row = rows.first(where: { $0.handle == "node5" }) else { return false }
+            return row.state == "alive" && row.incarnation > before
+        })
+    }
+
+    @Test("bad input on the gossip port is dropped and counted; the node keeps serving")
+    func badInput() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        try c.start(0, join: nil)
+        try c.start(1)
+        #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
+        let before = c.table(0) ?? []
+
+        // Datagrams: random bytes, a truncated ping, an oversized packet, a forged entry.
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var to = sockaddr_in()
+        to.sin_family = sa_family_t(AF_INET)
+        to.sin_port = in_port_t(UInt16(c.port).bigEndian)
+        to.sin_addr.s_addr = inet_addr("127.0.0.1")
+        func send(_ bytes: [UInt8]) {
+            _ = bytes.withUnsafeBytes { b in
+                withUnsafePointer(to: &to) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, b.baseAddress, b.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+            }
+        }
+        var rng = SeededRandom(seed: 5)
+        for _ in 0..<200 { send((0..<(1 + rng.below(300))).map { _ in UInt8(truncatingIfNeeded: rng.next()) }) }
+        send([1, 1, 5])  // a ping cut short
+        send([UInt8](repeating: 7, count: 4_000))
+        let forger = NodeIdentity.deterministic(using: &rng)
+        let victimKey = NodeIdentity.deterministic(using: &rng)
+        var entry = PresenceEntry(publicKey: forger.publicKey, handle: "node1", addresses: [.ipv4(127, 0, 0, 9)],
+                                  gossipPort: 1, chatPort: 1, version: EntryVersion(incarnation: UInt64.max - 9, sequence: 0))
+        let signed = try SignedEntry.sign(entry, with: forger)
+        entry.publicKey = victimKey.publicKey  // claim another key: the signature no longer matches
+        var w = ByteWriter()
+        w.u8(1); w.u8(5); w.u8(1); w.u8(0); w.u8(0)
+        var payload = signed.payload
+        payload.replaceSubrange(2..<34, with: victimKey.publicKey)
+        w.lengthPrefixed(payload); w.raw(signed.signature)
+        send(w.bytes)
+        usleep(500_000)
+
+        let stats = try #require(try? ControlClient(path: c.data(0) + "/control.sock").request(ControlRequest(op: "stats")))
+        let dropped = stats.wire?.dropped.values.reduce(0, +) ?? 0
+        #expect(dropped >= 150, "dropped \(stats.wire?.dropped ?? [:])")
+        #expect(stats.gossip?.rejectedForged == 1)
+        let after = c.table(0) ?? []
+        #expect(after.map(\.id) == before.map(\.id))
+        #expect(!after.contains { $0.handle == "node1" && $0.addresses == ["127.0.0.9"] })
+        // Still serving: the other node still sees it alive, and a status change still spreads.
+        #expect((try hearsay(["status", "busy", "--data", c.data(0)])).status == 0)
+        #expect(c.eventually(10) { rows in rows.first { $0.handle == "node0" }?.status == "busy" })
+    }
+}
