@@ -108,8 +108,10 @@ extension GossipInstance {
     mutating func receiveStream(_ m: GossipMessage, from: PeerAddress, conversation: UInt64) {
         switch m {
         case .syncRequest(let r):
-            if r.kind == .join {
-                replyTo = from
+            if r.kind == .inspect {
+                let rows = table.sortedRows().map(record)
+                stream(.syncRecords(records: rows, wants: []), to: from, conversation: conversation)
+            } else if r.kind == .join {
                 merge(r.records, from: r.from, fresh: true)
                 let rows = table.sortedRows().map(record)
                 stream(.syncRecords(records: rows, wants: []), to: from, conversation: conversation)
@@ -149,7 +151,7 @@ extension GossipInstance {
             }.map(\.id)
             stream(.syncRecords(records: records, wants: wants), to: from, conversation: conversation)
         case .syncRecords(let records, let wants):
-            replyTo = from
+            // `from` of a stream may be an ephemeral TCP port: stale claims are not answered there.
             let joinReply = !joined
             joined = true
             merge(records, from: nil, fresh: !joinReply)

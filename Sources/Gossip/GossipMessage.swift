@@ -90,6 +90,8 @@ public struct SyncRequest: Sendable {
         case periodic = 1
         /// Push-pull with a member held dead: how healed partitions meet again.
         case reconnect = 2
+        /// Read-only: answer with the whole table, learn nothing (`hearsay table --diff`).
+        case inspect = 3
     }
 
     public var kind: Kind

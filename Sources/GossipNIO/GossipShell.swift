@@ -33,8 +33,8 @@ public final class GossipShell: @unchecked Sendable {
 
     /// Binds UDP and TCP on `address` and starts the instance, joining `seeds`.
     public func start(bind address: SocketAddress, seeds: [PeerAddress]) async throws {
+        // No SO_REUSEADDR on UDP: it would let a second node bind the same address silently.
         let udp = try await DatagramBootstrap(group: loop)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.pipeline.addHandler(DatagramHandler(shell: self))
             }

@@ -13,3 +13,10 @@ public struct HearsayCommand: AsyncParsableCommand {
 
     public init() {}
 }
+
+/// A failure at run time (no node running, address in use...): printed as `Error: ...`, exit 1,
+/// without the usage hint that ArgumentParser adds to `ValidationError`.
+struct Failure: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}

@@ -19,7 +19,7 @@ struct IdCommand: ParsableCommand {
             if created { print("created a new identity in \(dir)/\(IdentityStore.fileName)") }
             print(identity.id.grouped)
         } catch {
-            throw ValidationError(error.description)
+            throw Failure(error.description)
         }
     }
 }

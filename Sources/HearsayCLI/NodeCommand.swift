@@ -44,7 +44,7 @@ struct NodeCommand: AsyncParsableCommand {
             node = try Node(options: options)
             try await node.start()
         } catch {
-            throw ValidationError("\(error)")
+            throw Failure("\(error)")
         }
         emitLine("hearsay node \(node.identity.id.grouped) listening on \(bindAddress), control \(options.control)")
         await waitForSignal()

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import HearsayModel
 import HearsayNode
 
 /// `hearsay table`: the replicated IM database as the running node holds it.
@@ -15,19 +16,26 @@ struct TableCommand: ParsableCommand {
     @Flag(name: .long, help: "Stay connected and print one line per change as it arrives.")
     var watch = false
 
+    @Option(name: .long, help: "Compare with another node's table, fetched read-only over its gossip port (HOST:PORT).")
+    var diff: String?
+
     func run() throws {
         let client = data.client()
+        if let diff {
+            try runDiff(diff, client: client)
+            return
+        }
         if watch {
             do {
                 try client.watch { row in
                     emitLine(json ? String(decoding: ControlJSONOut.encode(row), as: UTF8.self) : Self.line(row, colour: false))
                 }
-            } catch { throw ValidationError(error.description) }
+            } catch { throw Failure(error.description) }
             return
         }
         let resp: ControlResponse
-        do { resp = try client.request(ControlRequest(op: "table")) } catch { throw ValidationError(error.description) }
-        guard resp.ok, let rows = resp.rows else { throw ValidationError(resp.error ?? "the node refused") }
+        do { resp = try client.request(ControlRequest(op: "table")) } catch { throw Failure(error.description) }
+        guard resp.ok, let rows = resp.rows else { throw Failure(resp.error ?? "the node refused") }
         if json {
             print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
             return
@@ -35,6 +43,34 @@ struct TableCommand: ParsableCommand {
         let colour = isatty(1) != 0
         print(Self.header)
         for r in rows { print(Self.line(r, colour: colour)) }
+    }
+
+    func runDiff(_ other: String, client: ControlClient) throws {
+        guard let remote = PeerAddress(other) else { throw ValidationError("--diff takes HOST:PORT, e.g. 127.0.0.2:7946") }
+        let resp: ControlResponse
+        do { resp = try client.request(ControlRequest(op: "table")) } catch { throw Failure(error.description) }
+        guard let me = resp.node, let mine = resp.rows?.first(where: { $0.id == me }),
+            let host = mine.addresses.first, let local = PeerAddress("\(host):\(mine.port)")
+        else { throw Failure(resp.error ?? "the node did not say its own gossip address") }
+        let differences: [TableInspector.Difference]
+        do {
+            differences = TableInspector.diff(local: try TableInspector.fetch(local), remote: try TableInspector.fetch(remote))
+        } catch { throw Failure(error.description) }
+        if json {
+            struct Row: Encodable { let id, handle: String; let newer, local, remote: String? }
+            let rows = differences.map { Row(id: $0.id.base32, handle: $0.handle, newer: $0.newer?.rawValue, local: $0.local, remote: $0.remote) }
+            print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
+            return
+        }
+        if differences.isEmpty {
+            print("the tables of \(local) and \(remote) are identical")
+            return
+        }
+        print("ID          HANDLE            NEWER   LOCAL (\(local))          REMOTE (\(remote))")
+        for d in differences {
+            func pad(_ s: String, _ n: Int) -> String { s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count) }
+            print(pad(d.id.short, 12) + pad(d.handle, 18) + pad(d.newer?.rawValue ?? "?", 8) + pad(d.local ?? "(absent)", 28) + (d.remote ?? "(absent)"))
+        }
     }
 
     static let header = "ID          HANDLE            REALM     PROTOCOL    ADDRESS:PORT           STATUS     STATE    VERSION        ORIGIN      AGE"
@@ -65,8 +101,8 @@ struct MembersCommand: ParsableCommand {
 
     func run() throws {
         let resp: ControlResponse
-        do { resp = try data.client().request(ControlRequest(op: "members")) } catch { throw ValidationError(error.description) }
-        guard resp.ok, let rows = resp.members else { throw ValidationError(resp.error ?? "the node refused") }
+        do { resp = try data.client().request(ControlRequest(op: "members")) } catch { throw Failure(error.description) }
+        guard resp.ok, let rows = resp.members else { throw Failure(resp.error ?? "the node refused") }
         if json {
             print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
             return
@@ -97,8 +133,8 @@ struct StatusCommand: ParsableCommand {
     func run() throws {
         let req = ControlRequest(op: "status", status: status, text: text.isEmpty ? nil : text.joined(separator: " "))
         let resp: ControlResponse
-        do { resp = try data.client().request(req) } catch { throw ValidationError(error.description) }
-        guard resp.ok else { throw ValidationError(resp.error ?? "the node refused") }
+        do { resp = try data.client().request(req) } catch { throw Failure(error.description) }
+        guard resp.ok else { throw Failure(resp.error ?? "the node refused") }
     }
 }
 

@@ -43,7 +43,13 @@ public final class Node: @unchecked Sendable {
 
     public init(options: NodeOptions) throws {
         self.options = options
+        let advertisedHost = (options.advertise ?? options.bind).host
+        if advertisedHost.bytes.allSatisfy({ $0 == 0 }) {
+            throw NodeError("--bind \(options.bind) listens on every address: say which one others should use with --advertise ADDR:PORT")
+        }
         let (identity, _) = try IdentityStore.loadOrCreate(in: options.dataDirectory)
+        chmod(options.dataDirectory, 0o700)
+        lock = try DataDirectoryLock(directory: options.dataDirectory)
         self.identity = identity
         let state = NodeState.load(from: options.dataDirectory)
         let advertised = options.advertise ?? options.bind
@@ -57,8 +63,11 @@ public final class Node: @unchecked Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         shell = GossipShell(instance: instance, loop: group.next())
         control = ControlServer(shell: shell)
-        try NodeState(incarnation: entry.version.incarnation, peers: state.peers).save(to: options.dataDirectory)
+        firstState = NodeState(incarnation: entry.version.incarnation, peers: state.peers)
     }
+
+    let lock: DataDirectoryLock
+    let firstState: NodeState
 
     /// Binds, joins the seeds and the members remembered from the last run, serves the control API.
     public func start() async throws {
@@ -81,11 +90,18 @@ public final class Node: @unchecked Sendable {
             control.broadcast(TableRow(m, now: e.at))
         }
         do {
+            controlChannel = try await control.bind(path: options.control)
+        } catch {
+            throw NodeError("cannot serve the control socket \(options.control): \(error)")
+        }
+        do {
             try await shell.start(bind: try options.bind.socketAddress(), seeds: seeds)
         } catch {
+            try? await controlChannel?.close()
             throw NodeError("cannot listen on \(options.bind) (UDP and TCP): \(error); choose another --bind")
         }
-        controlChannel = try await control.bind(path: options.control)
+        // Only now is this incarnation in use.
+        try? firstState.save(to: options.dataDirectory)
         // Remember the members every 30 s, so that a restart after a crash rejoins them too.
         saver = Task { [weak self] in
             while !Task.isCancelled {

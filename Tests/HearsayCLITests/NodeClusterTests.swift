@@ -20,9 +20,16 @@ final class Cluster: @unchecked Sendable {
     let port: Int
     var procs: [Int: Proc] = [:]
 
+    nonisolated(unsafe) static var clusters = 0
+    static let lock = NSLock()
+
     init() {
-        // One port per test run; nodes differ by loopback address (127.0.0.1 ... 127.0.0.N).
-        port = 20_000 + Int(getpid() % 20_000)
+        // A port per cluster (suites run in parallel); nodes differ by loopback address 127.0.0.1...N.
+        Self.lock.lock()
+        Self.clusters += 1
+        let k = Self.clusters
+        Self.lock.unlock()
+        port = 20_000 + Int(getpid() % 4_000) * 10 + k
     }
 
     func address(_ i: Int) -> String { "127.0.0.\(i + 1):\(port)" }
@@ -171,5 +178,27 @@ func hearsayExecutable() throws -> String {
         // Still serving: the other node still sees it alive, and a status change still spreads.
         #expect((try hearsay(["status", "busy", "--data", c.data(0)])).status == 0)
         #expect(c.eventually(10) { rows in rows.first { $0.handle == "node0" }?.status == "busy" })
+    }
+}
+
+@Suite struct NodeRefusalTests {
+    @Test("a second node on the same data directory, or on the same address, is refused with a clear error")
+    func refusals() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        try c.start(0, join: nil)
+        #expect(c.eventually(10) { !$0.isEmpty })
+        let sameData = try hearsay(["node", "--data", c.data(0), "--bind", c.address(5)])
+        #expect(sameData.status == 1)
+        #expect(sameData.err.contains("another hearsay node is running"))
+        #expect(!sameData.err.contains("Usage"))
+        let sameAddress = try hearsay(["node", "--data", c.data(1), "--bind", c.address(0)])
+        #expect(sameAddress.status == 1)
+        #expect(sameAddress.err.contains("cannot listen on"))
+        let wildcard = try hearsay(["node", "--data", c.data(2), "--bind", "0.0.0.0:\(c.port)"])
+        #expect(wildcard.status == 1)
+        #expect(wildcard.err.contains("--advertise"))
+        // The first node is untouched.
+        #expect(c.table(0)?.count == 1)
     }
 }
