@@ -3,6 +3,7 @@ import Foundation
 import Gossip
 import HearsayModel
 import HearsayNode
+import Logging
 
 /// `hearsay node`: runs a node until SIGINT/SIGTERM, then leaves gracefully.
 struct NodeCommand: AsyncParsableCommand {
@@ -26,6 +27,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Gossip profile: lan or wan.")
     var profile = "lan"
 
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel = "info"
+
     func run() async throws {
         guard let bindAddress = PeerAddress(bind) else { throw ValidationError("--bind takes ADDR:PORT, e.g. 127.0.0.1:7946") }
         var advertised: PeerAddress?
@@ -34,11 +38,15 @@ struct NodeCommand: AsyncParsableCommand {
             advertised = a
         }
         guard profile == "lan" || profile == "wan" else { throw ValidationError("--profile is lan or wan") }
-        let options = NodeOptions(
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw ValidationError("--log-level is one of trace, debug, info, notice, warning, error, critical")
+        }
+        var options = NodeOptions(
             dataDirectory: data.directory, handle: handle ?? ProcessInfo.processInfo.environment["USER"] ?? "someone",
             bind: bindAddress, advertise: advertised,
             join: join.map { $0.split(separator: ",").map(String.init) } ?? [],
             gossip: profile == "wan" ? .wan : .lan, controlPath: data.control)
+        options.logLevel = level
         let node: Node
         do {
             node = try Node(options: options)

@@ -151,3 +151,18 @@ func emitLine(_ s: String) {
     let bytes = Array((s + "\n").utf8)
     _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
 }
+
+/// `hearsay metrics`: the node's metrics in the Prometheus text format.
+struct MetricsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "metrics", abstract: "Print the running node's metrics (Prometheus text format).")
+
+    @OptionGroup var data: DataOptions
+
+    func run() throws {
+        let resp: ControlResponse
+        do { resp = try data.client().request(ControlRequest(op: "metrics")) } catch { throw Failure(error.description) }
+        guard resp.ok, let text = resp.metrics else { throw Failure(resp.error ?? "the node refused") }
+        print(text, terminator: "")
+    }
+}

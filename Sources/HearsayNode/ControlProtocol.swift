@@ -28,6 +28,8 @@ public struct ControlResponse: Codable, Sendable {
     /// `stats`: the state machine's counters and the shell's (drops by reason).
     public var gossip: GossipStats?
     public var wire: ShellCounters?
+    /// `metrics`: the Prometheus text format.
+    public var metrics: String?
 
     public init(ok: Bool, error: String? = nil, rows: [TableRow]? = nil, members: [MemberRow]? = nil, node: String? = nil) {
         self.ok = ok

@@ -9,9 +9,13 @@ import NIOPosix
 /// can reach it: the file system does the authentication, no token to leak.
 final class ControlServer: @unchecked Sendable {
     let shell: GossipShell
+    let metrics: NodeMetrics
     private var watchers: [ObjectIdentifier: Channel] = [:]  // on the shell's loop
 
-    init(shell: GossipShell) { self.shell = shell }
+    init(shell: GossipShell, metrics: NodeMetrics) {
+        self.shell = shell
+        self.metrics = metrics
+    }
 
     func bind(path: String) async throws -> Channel {
         try? FileManager.default.removeItem(atPath: path)
@@ -85,6 +89,10 @@ final class ControlServer: @unchecked Sendable {
             r.gossip = inst.stats
             r.wire = wire
             return r
+        case "metrics":
+            var r = ControlResponse(ok: true)
+            r.metrics = metrics.text()
+            return r
         case "watch":
             let id = ObjectIdentifier(channel)
             shell.loop.execute {
@@ -93,7 +101,7 @@ final class ControlServer: @unchecked Sendable {
             }
             return nil
         default:
-            return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, watch")
+            return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, metrics, watch")
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Gossip
+import Logging
 import GossipNIO
 import HearsayModel
 import NIOCore
@@ -17,6 +18,7 @@ public struct NodeOptions: Sendable {
     public var join: [String]
     public var gossip: GossipConfig
     public var controlPath: String?
+    public var logLevel: Logger.Level = .info
 
     public init(dataDirectory: String, handle: String, bind: PeerAddress, advertise: PeerAddress? = nil,
                 join: [String] = [], gossip: GossipConfig = .lan, controlPath: String? = nil) {
@@ -40,9 +42,14 @@ public final class Node: @unchecked Sendable {
     public let shell: GossipShell
     let control: ControlServer
     var controlChannel: Channel?
+    let metrics = NodeMetrics()
+    let log: Logger
 
     public init(options: NodeOptions) throws {
         self.options = options
+        var log = Logger(label: "hearsay.node")
+        log.logLevel = options.logLevel
+        self.log = log
         let advertisedHost = (options.advertise ?? options.bind).host
         if advertisedHost.bytes.allSatisfy({ $0 == 0 }) {
             throw NodeError("--bind \(options.bind) listens on every address: say which one others should use with --advertise ADDR:PORT")
@@ -62,7 +69,7 @@ public final class Node: @unchecked Sendable {
         let instance = try GossipInstance(config: options.gossip, identity: identity, entry: entry, seed: seed)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         shell = GossipShell(instance: instance, loop: group.next())
-        control = ControlServer(shell: shell)
+        control = ControlServer(shell: shell, metrics: metrics)
         firstState = NodeState(incarnation: entry.version.incarnation, peers: state.peers)
     }
 
@@ -84,7 +91,12 @@ public final class Node: @unchecked Sendable {
         let me = options.advertise ?? options.bind
         seeds = Array(Set(seeds.filter { $0 != me })).sorted()
         let control = self.control
+        let log = self.log
         shell.onEvent = { e in
+            if e.previous != e.state {
+                log.info("member \(e.entry.entry.handle) \(e.id.short): \(e.previous.map(\.description) ?? "new") -> \(e.state.map(\.description) ?? "forgotten")",
+                         metadata: ["precedence": "\(e.precedence)", "hops": "\(e.hops)"])
+            }
             guard let m = e.state.map({ Member(entry: e.entry, state: $0, claimIncarnation: e.precedence.incarnation,
                                                updatedAt: e.at, hops: e.hops) }) else { return }
             control.broadcast(TableRow(m, now: e.at))
@@ -102,6 +114,17 @@ public final class Node: @unchecked Sendable {
         }
         // Only now is this incarnation in use.
         try? firstState.save(to: options.dataDirectory)
+        log.info("started", metadata: [
+            "id": "\(identity.id.grouped)", "bind": "\(options.bind)", "seeds": "\(seeds.map(\.description))",
+            "incarnation": "\(firstState.incarnation)",
+        ])
+        sampler = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                guard let self, let (inst, wire) = try? await self.shell.snapshot() else { continue }
+                self.metrics.sample(inst, wire)
+            }
+        }
         // Remember the members every 30 s, so that a restart after a crash rejoins them too.
         saver = Task { [weak self] in
             while !Task.isCancelled {
@@ -112,6 +135,7 @@ public final class Node: @unchecked Sendable {
     }
 
     var saver: Task<Void, Never>?
+    var sampler: Task<Void, Never>?
 
     /// Writes the incarnation in use and the gossip addresses of the live members.
     func saveState() async {
@@ -125,6 +149,8 @@ public final class Node: @unchecked Sendable {
     /// members for the next start, closes.
     public func stop(grace: Duration = .milliseconds(500)) async {
         saver?.cancel()
+        sampler?.cancel()
+        log.info("leaving")
         await saveState()
         _ = try? await shell.act { inst, now in ((), inst.leave(now: now)) }
         try? await Task.sleep(for: grace)

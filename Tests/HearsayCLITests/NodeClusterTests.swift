@@ -16,7 +16,11 @@ final class Cluster: @unchecked Sendable {
         let address: String
     }
 
-    let root = temporaryDirectory()
+    let root: String = {
+        let r = temporaryDirectory()
+        try? FileManager.default.createDirectory(atPath: r, withIntermediateDirectories: true)
+        return r
+    }()
     let port: Int
     var procs: [Int: Proc] = [:]
 
@@ -34,6 +38,7 @@ final class Cluster: @unchecked Sendable {
 
     func address(_ i: Int) -> String { "127.0.0.\(i + 1):\(port)" }
     func data(_ i: Int) -> String { root + "/n\(i)" }
+    func logPath(_ i: Int) -> String { root + "/n\(i).log" }
 
     func start(_ i: Int, handle: String? = nil, join: Int? = 0) throws {
         let p = Process()
@@ -42,7 +47,8 @@ final class Cluster: @unchecked Sendable {
         if let j = join, j != i { args += ["--join", address(j)] }
         p.arguments = args
         p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle(forWritingAtPath: "/dev/null")
+        FileManager.default.createFile(atPath: logPath(i), contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: logPath(i))
         try p.run()
         procs[i] = Proc(process: p, data: data(i), address: address(i))
     }
@@ -200,5 +206,25 @@ func hearsayExecutable() throws -> String {
         #expect(wildcard.err.contains("--advertise"))
         // The first node is untouched.
         #expect(c.table(0)?.count == 1)
+    }
+}
+
+@Suite struct NodeObservabilityTests {
+    @Test("structured logs on stderr and Prometheus metrics through the control API")
+    func logsAndMetrics() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        try c.start(0, join: nil)
+        try c.start(1)
+        #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
+        usleep(1_500_000)  // metrics are sampled once a second
+        let m = try hearsay(["metrics", "--data", c.data(0)])
+        #expect(m.status == 0, "\(m.err)")
+        #expect(m.out.contains("hearsay_members{state=\"alive\"} 2"))
+        #expect(m.out.contains("hearsay_datagrams_total{direction=\"in\"}"))
+        let log = (try? String(contentsOfFile: c.logPath(0), encoding: .utf8)) ?? ""
+        #expect(log.contains("info hearsay.node"))
+        #expect(log.contains("started"))
+        #expect(log.contains("member node1"))
     }
 }

@@ -1,0 +1,67 @@
+import Gossip
+import GossipNIO
+import CoreMetrics
+import Metrics
+import Prometheus
+
+/// The node's metrics (swift-metrics), sampled once a second from the state machine's and the
+/// shell's counters. `hearsay metrics` prints them in the Prometheus text format.
+final class NodeMetrics: @unchecked Sendable {
+    let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+    private var last = (gossip: GossipStats(), wire: ShellCounters())
+    private var counters: [String: CoreMetrics.Counter] = [:]
+    private var gauges: [String: CoreMetrics.Gauge] = [:]
+
+    init() {
+        registry = PrometheusCollectorRegistry()
+        factory = PrometheusMetricsFactory(registry: registry)
+    }
+
+    private func counter(_ label: String, _ dims: [(String, String)] = []) -> CoreMetrics.Counter {
+        let key = label + dims.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        if let c = counters[key] { return c }
+        let c = CoreMetrics.Counter(label: label, dimensions: dims, factory: factory)
+        counters[key] = c
+        return c
+    }
+
+    private func gauge(_ label: String, _ dims: [(String, String)] = []) -> CoreMetrics.Gauge {
+        let key = label + dims.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+        if let g = gauges[key] { return g }
+        let g = CoreMetrics.Gauge(label: label, dimensions: dims, factory: factory)
+        gauges[key] = g
+        return g
+    }
+
+    /// Called once a second on one task: adds the counters' increase since the last sample.
+    func sample(_ inst: GossipInstance, _ wire: ShellCounters) {
+        func add(_ label: String, _ dims: [(String, String)], _ now: Int, _ before: Int) {
+            if now > before { counter(label, dims).increment(by: now - before) }
+        }
+        add("hearsay_datagrams_total", [("direction", "in")], wire.datagramsIn, last.wire.datagramsIn)
+        add("hearsay_datagrams_total", [("direction", "out")], wire.datagramsOut, last.wire.datagramsOut)
+        add("hearsay_bytes_total", [("direction", "in")], wire.bytesIn, last.wire.bytesIn)
+        add("hearsay_bytes_total", [("direction", "out")], wire.bytesOut, last.wire.bytesOut)
+        add("hearsay_stream_messages_total", [("direction", "in")], wire.streamMessagesIn, last.wire.streamMessagesIn)
+        add("hearsay_stream_messages_total", [("direction", "out")], wire.streamMessagesOut, last.wire.streamMessagesOut)
+        for (reason, n) in wire.dropped { add("hearsay_dropped_total", [("reason", reason)], n, last.wire.dropped[reason] ?? 0) }
+        let g = inst.stats, p = last.gossip
+        add("hearsay_rejected_total", [("reason", "forged")], g.rejectedForged, p.rejectedForged)
+        add("hearsay_rejected_total", [("reason", "stale")], g.stale, p.stale)
+        add("hearsay_rejected_total", [("reason", "unknown-subject")], g.unknownSubject, p.unknownSubject)
+        add("hearsay_rejected_total", [("reason", "implausible-claim")], g.implausibleClaims, p.implausibleClaims)
+        add("hearsay_updates_applied_total", [], g.applied, p.applied)
+        add("hearsay_refutations_total", [], g.refutations, p.refutations)
+        add("hearsay_probes_total", [], g.probes, p.probes)
+        add("hearsay_probe_failures_total", [], g.probeFailures, p.probeFailures)
+        add("hearsay_deaths_declared_total", [], g.deathsDeclared, p.deathsDeclared)
+        var byState = [String: Int]()
+        for m in inst.table.rows.values where m.isNode { byState[m.state.description, default: 0] += 1 }
+        for s in MemberState.allCases { gauge("hearsay_members", [("state", s.description)]).record(byState[s.description] ?? 0) }
+        gauge("hearsay_health_multiplier").record(inst.awareness)
+        last = (g, wire)
+    }
+
+    func text() -> String { registry.emitToString() }
+}
