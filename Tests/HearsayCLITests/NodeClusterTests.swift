@@ -172,9 +172,28 @@ func hearsayExecutable() throws -> String {
         payload.replaceSubrange(2..<34, with: victimKey.publicKey)
         w.lengthPrefixed(payload); w.raw(signed.signature)
         send(w.bytes)
+        // TCP: a frame announcing 8 MiB + 1 bytes, and a frame that does not decode: each closes its connection.
+        func tcp(_ bytes: [UInt8]) -> Bool {
+            let t = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(t) }
+            let ok = withUnsafePointer(to: &to) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(t, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard ok == 0 else { return false }
+            _ = bytes.withUnsafeBytes { write(t, $0.baseAddress, $0.count) }
+            var tv = timeval(tv_sec: 3, tv_usec: 0)
+            setsockopt(t, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var buf = [UInt8](repeating: 0, count: 16)
+            return buf.withUnsafeMutableBytes { read(t, $0.baseAddress, 16) } == 0  // closed by the node
+        }
+        let huge = UInt32(8 << 20) + 1
+        #expect(tcp(withUnsafeBytes(of: huge.bigEndian, Array.init)))
+        #expect(tcp([0, 0, 0, 3, 1, 99, 0]))
         usleep(500_000)
 
         let stats = try #require(try? ControlClient(path: c.data(0) + "/control.sock").request(ControlRequest(op: "stats")))
+        #expect((stats.wire?.dropped["oversized"] ?? 0) >= 2)
+        #expect((stats.wire?.dropped["unknown-type"] ?? 0) >= 1)
         let dropped = stats.wire?.dropped.values.reduce(0, +) ?? 0
         #expect(dropped >= 150, "dropped \(stats.wire?.dropped ?? [:])")
         #expect(stats.gossip?.rejectedForged == 1)
