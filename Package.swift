@@ -59,6 +59,7 @@ let package = Package(
             name: "HearsayNode",
             dependencies: [
                 "HearsayModel", "Gossip", "GossipNIO",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -27,6 +27,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Gossip profile: lan or wan.")
     var profile = "lan"
 
+    @Option(name: .long, help: "Serve GET /metrics for Prometheus on ADDR:PORT (e.g. 127.0.0.1:9464). Off by default.")
+    var metrics: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -47,6 +50,10 @@ struct NodeCommand: AsyncParsableCommand {
             join: join.map { $0.split(separator: ",").map(String.init) } ?? [],
             gossip: profile == "wan" ? .wan : .lan, controlPath: data.control)
         options.logLevel = level
+        if let metrics {
+            guard let a = PeerAddress(metrics) else { throw ValidationError("--metrics takes ADDR:PORT, e.g. 127.0.0.1:9464") }
+            options.metricsAddress = a
+        }
         let node: Node
         do {
             node = try Node(options: options)

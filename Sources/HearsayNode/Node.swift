@@ -19,6 +19,8 @@ public struct NodeOptions: Sendable {
     public var gossip: GossipConfig
     public var controlPath: String?
     public var logLevel: Logger.Level = .info
+    /// Where to serve `GET /metrics` for Prometheus; nil: not served.
+    public var metricsAddress: PeerAddress?
 
     public init(dataDirectory: String, handle: String, bind: PeerAddress, advertise: PeerAddress? = nil,
                 join: [String] = [], gossip: GossipConfig = .lan, controlPath: String? = nil) {
@@ -110,7 +112,16 @@ public final class Node: @unchecked Sendable {
             try await shell.start(bind: try options.bind.socketAddress(), seeds: seeds)
         } catch {
             try? await controlChannel?.close()
+        try? await metricsChannel?.close()
             throw NodeError("cannot listen on \(options.bind) (UDP and TCP): \(error); choose another --bind")
+        }
+        if let m = options.metricsAddress {
+            do {
+                metricsChannel = try await MetricsEndpoint.bind(try m.socketAddress(), on: shell.loop, metrics: metrics)
+            } catch {
+                await stop(grace: .zero)
+                throw NodeError("cannot serve metrics on \(m): \(error); choose another --metrics")
+            }
         }
         // Only now is this incarnation in use.
         try? firstState.save(to: options.dataDirectory)
@@ -136,6 +147,7 @@ public final class Node: @unchecked Sendable {
 
     var saver: Task<Void, Never>?
     var sampler: Task<Void, Never>?
+    var metricsChannel: Channel?
 
     /// Writes the incarnation in use and the gossip addresses of the live members.
     func saveState() async {
@@ -155,6 +167,7 @@ public final class Node: @unchecked Sendable {
         _ = try? await shell.act { inst, now in ((), inst.leave(now: now)) }
         try? await Task.sleep(for: grace)
         try? await controlChannel?.close()
+        try? await metricsChannel?.close()
         await shell.close()
         try? FileManager.default.removeItem(atPath: options.control)
         try? await group.shutdownGracefully()

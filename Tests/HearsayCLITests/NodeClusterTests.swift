@@ -40,11 +40,12 @@ final class Cluster: @unchecked Sendable {
     func data(_ i: Int) -> String { root + "/n\(i)" }
     func logPath(_ i: Int) -> String { root + "/n\(i).log" }
 
-    func start(_ i: Int, handle: String? = nil, join: Int? = 0) throws {
+    func start(_ i: Int, handle: String? = nil, join: Int? = 0, extra: [String] = []) throws {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try hearsayExecutable())
         var args = ["node", "--data", data(i), "--handle", handle ?? "node\(i)", "--bind", address(i)]
         if let j = join, j != i { args += ["--join", address(j)] }
+        args += extra
         p.arguments = args
         p.standardOutput = FileHandle.nullDevice
         FileManager.default.createFile(atPath: logPath(i), contents: nil)
@@ -233,10 +234,42 @@ func hearsayExecutable() throws -> String {
     func logsAndMetrics() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil)
+        let metricsPort = UInt16(c.port + 5_000)
+        try c.start(0, join: nil, extra: ["--metrics", "127.0.0.1:\(metricsPort)"])
         try c.start(1)
         #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
         usleep(1_500_000)  // metrics are sampled once a second
+
+        // The Prometheus endpoint, as a scraper sees it.
+        func get(_ path: String) -> String {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var to = sockaddr_in()
+            to.sin_family = sa_family_t(AF_INET)
+            to.sin_port = in_port_t(metricsPort.bigEndian)
+            to.sin_addr.s_addr = inet_addr("127.0.0.1")
+            let ok = withUnsafePointer(to: &to) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard ok == 0 else { return "" }
+            let req = Array("GET \(path) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".utf8)
+            _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            var tv = timeval(tv_sec: 3, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+            var out = [UInt8]()
+            var buf = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                out += buf[0..<n]
+                if String(decoding: out, as: UTF8.self).contains("hearsay_health_multiplier") { break }
+            }
+            return String(decoding: out, as: UTF8.self)
+        }
+        let scraped = get("/metrics")
+        #expect(scraped.hasPrefix("HTTP/1.1 200"))
+        #expect(scraped.contains("hearsay_members{state=\"alive\"} 2"))
+        #expect(get("/other").hasPrefix("HTTP/1.1 404"))
         let m = try hearsay(["metrics", "--data", c.data(0)])
         #expect(m.status == 0, "\(m.err)")
         #expect(m.out.contains("hearsay_members{state=\"alive\"} 2"))
