@@ -68,7 +68,6 @@ struct TableCommand: ParsableCommand {
         }
         print("ID          HANDLE            NEWER   LOCAL (\(local))          REMOTE (\(remote))")
         for d in differences {
-            func pad(_ s: String, _ n: Int) -> String { s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count) }
             print(pad(d.id.short, 12) + pad(d.handle, 18) + pad(d.newer?.rawValue ?? "?", 8) + pad(d.local ?? "(absent)", 28) + (d.remote ?? "(absent)"))
         }
     }
@@ -76,7 +75,6 @@ struct TableCommand: ParsableCommand {
     static let header = "ID          HANDLE            REALM     PROTOCOL    ADDRESS:PORT           STATUS     STATE    VERSION        ORIGIN      AGE"
 
     static func line(_ r: TableRow, colour: Bool) -> String {
-        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count) }
         let address = (r.addresses.first ?? "-") + ":\(r.port)"
         var state = pad(r.state, 9)
         if colour {
@@ -109,7 +107,6 @@ struct MembersCommand: ParsableCommand {
         }
         print("ID          HANDLE            ADDRESS                STATE     INCARNATION  HEALTH  RTT")
         for m in rows {
-            func pad(_ s: String, _ n: Int) -> String { s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count) }
             let rtt = m.rtt_ms.map { String(format: "%.2f ms", $0) } ?? "-"
             print(pad(String(m.id.prefix(10)), 12) + pad(m.handle, 18) + pad(m.address, 23) + pad(m.state, 10)
                   + pad("\(m.incarnation)", 13) + pad(m.health.map(String.init) ?? "", 8) + rtt)
@@ -165,4 +162,9 @@ struct MetricsCommand: ParsableCommand {
         guard resp.ok, let text = resp.metrics else { throw Failure(resp.error ?? "the node refused") }
         print(text, terminator: "")
     }
+}
+
+/// `s` cut or padded to a column of `n` characters (a cut value keeps a space before the next column).
+func pad(_ s: String, _ n: Int) -> String {
+    s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count)
 }
