@@ -280,3 +280,41 @@ func hearsayExecutable() throws -> String {
         #expect(log.contains("member node1"))
     }
 }
+
+@Suite struct TableWatchTests {
+    @Test("hearsay table --watch --json prints a line per change as it arrives")
+    func watch() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        try c.start(0, join: nil)
+        try c.start(1)
+        #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try hearsayExecutable())
+        p.arguments = ["table", "--watch", "--json", "--data", c.data(0)]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        defer {
+            p.terminate()
+            p.waitUntilExit()
+        }
+        usleep(300_000)
+        #expect((try hearsay(["status", "busy", "in", "a", "call", "--data", c.data(1)])).status == 0)
+        // Read what the watcher printed, for at most 10 s.
+        let fd = out.fileHandleForReading.fileDescriptor
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        var text = ""
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline && !text.contains("in a call") {
+            var buf = [UInt8](repeating: 0, count: 4096)
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 4096) }
+            if n > 0 { text += String(decoding: buf[0..<n], as: UTF8.self) } else { usleep(50_000) }
+        }
+        let line = try #require(text.split(separator: "\n").first { $0.contains("in a call") })
+        let row = try JSONDecoder().decode(TableRow.self, from: Data(line.utf8))
+        #expect(row.handle == "node1")
+        #expect(row.status == "busy")
+        #expect(row.state == "alive")
+    }
+}
