@@ -18,20 +18,22 @@ final class NodeMetrics: @unchecked Sendable {
         factory = PrometheusMetricsFactory(registry: registry)
     }
 
-    private func counter(_ label: String, _ dims: [(String, String)] = []) -> CoreMetrics.Counter {
+    /// The cached metric for a label and dimensions, made on first use.
+    private func cached<M>(_ cache: inout [String: M], _ label: String, _ dims: [(String, String)],
+                           _ make: () -> M) -> M {
         let key = label + dims.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-        if let c = counters[key] { return c }
-        let c = CoreMetrics.Counter(label: label, dimensions: dims, factory: factory)
-        counters[key] = c
-        return c
+        if let m = cache[key] { return m }
+        let m = make()
+        cache[key] = m
+        return m
+    }
+
+    private func counter(_ label: String, _ dims: [(String, String)] = []) -> CoreMetrics.Counter {
+        cached(&counters, label, dims) { CoreMetrics.Counter(label: label, dimensions: dims, factory: factory) }
     }
 
     private func gauge(_ label: String, _ dims: [(String, String)] = []) -> CoreMetrics.Gauge {
-        let key = label + dims.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
-        if let g = gauges[key] { return g }
-        let g = CoreMetrics.Gauge(label: label, dimensions: dims, factory: factory)
-        gauges[key] = g
-        return g
+        cached(&gauges, label, dims) { CoreMetrics.Gauge(label: label, dimensions: dims, factory: factory) }
     }
 
     /// Called once a second on one task: adds the counters' increase since the last sample.

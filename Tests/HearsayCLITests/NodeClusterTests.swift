@@ -54,6 +54,13 @@ final class Cluster: @unchecked Sendable {
         procs[i] = Proc(process: p, data: data(i), address: address(i))
     }
 
+    /// Node 0 on its own, node 1 joining it; returns once both list both alive.
+    func startPair(extra: [String] = []) throws {
+        try start(0, join: nil, extra: extra)
+        try start(1)
+        #expect(eventually(10, nodes: [0, 1]) { $0.filter { $0.state == "alive" }.count == 2 })
+    }
+
     func kill9(_ i: Int) {
         guard let p = procs[i] else { return }
         kill(p.process.processIdentifier, SIGKILL)
@@ -73,11 +80,12 @@ final class Cluster: @unchecked Sendable {
         return r.rows
     }
 
-    /// Polls (every 100 ms, at most `seconds`) until `condition` holds at every running node.
-    func eventually(_ seconds: Double, _ condition: ([TableRow]) -> Bool) -> Bool {
+    /// Polls (every 100 ms, at most `seconds`) until `condition` holds at every given node
+    /// (default: every running node).
+    func eventually(_ seconds: Double, nodes: [Int]? = nil, _ condition: ([TableRow]) -> Bool) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if procs.keys.allSatisfy({ table($0).map(condition) ?? false }) { return true }
+            if (nodes ?? Array(procs.keys)).allSatisfy({ table($0).map(condition) ?? false }) { return true }
             usleep(100_000)
         }
         return false
@@ -139,9 +147,7 @@ func hearsayExecutable() throws -> String {
     func badInput() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil)
-        try c.start(1)
-        #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
+        try c.startPair()
         let before = c.table(0) ?? []
 
         // Datagrams: random bytes, a truncated ping, an oversized packet, a forged entry.
@@ -235,9 +241,7 @@ func hearsayExecutable() throws -> String {
         let c = Cluster()
         defer { c.stopAll() }
         let metricsPort = UInt16(c.port + 5_000)
-        try c.start(0, join: nil, extra: ["--metrics", "127.0.0.1:\(metricsPort)"])
-        try c.start(1)
-        #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
+        try c.startPair(extra: ["--metrics", "127.0.0.1:\(metricsPort)"])
         usleep(1_500_000)  // metrics are sampled once a second
 
         // The Prometheus endpoint, as a scraper sees it.
@@ -286,9 +290,7 @@ func hearsayExecutable() throws -> String {
     func watch() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil)
-        try c.start(1)
-        #expect(c.eventually(10) { $0.filter { $0.state == "alive" }.count == 2 })
+        try c.startPair()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try hearsayExecutable())
         p.arguments = ["table", "--watch", "--json", "--data", c.data(0)]

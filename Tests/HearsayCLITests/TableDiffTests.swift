@@ -36,10 +36,9 @@ import Testing
     func diffAgainstAStranger() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil)
-        try c.start(1)
+        try c.startPair()
         try c.start(2, join: nil)  // a node of its own
-        #expect(c.eventually(10) { rows in rows.count >= 1 } && c.table(1)?.count == 2 || c.eventually(10) { _ in c.table(1)?.count == 2 })
+        #expect(c.eventually(10, nodes: [2]) { $0.count == 1 })
         let same = try hearsay(["table", "--data", c.data(0), "--diff", c.address(1)])
         #expect(same.status == 0, "\(same.err)")
         #expect(same.out.contains("identical"))
