@@ -1,5 +1,16 @@
 import ArgumentParser
+import Dispatch
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Gossip
 import HearsayModel
 import HearsayNode
@@ -83,20 +94,19 @@ struct NodeCommand: AsyncParsableCommand {
 }
 
 /// Resumes a continuation once, from whichever signal comes first.
-final class Once: @unchecked Sendable {
-    private let lock = NSLock()
-    private var c: CheckedContinuation<Void, Never>?
+final class Once: Sendable {
+    private let c: Mutex<CheckedContinuation<Void, Never>?>
     nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
 
-    init(_ c: CheckedContinuation<Void, Never>) { self.c = c }
+    init(_ c: CheckedContinuation<Void, Never>) { self.c = Mutex(c) }
 
     static func keep(_ s: DispatchSourceSignal) { sources.append(s) }
 
     func fire() {
-        lock.lock()
-        let c = self.c
-        self.c = nil
-        lock.unlock()
+        let c = self.c.withLock { c in
+            defer { c = nil }
+            return c
+        }
         c?.resume()
     }
 }

@@ -1,5 +1,14 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Gossip
 import HearsayModel
 import HearsaySim
@@ -74,8 +83,8 @@ struct SimCommand: ParsableCommand {
         o.network = profile == "wan" ? .wan(loss: loss) : .lan(loss: loss)
         o.join = join
         o.trace = trace
-        let stderr: (String) -> Void = { FileHandle.standardError.write(Data(("sim: " + $0 + "\n").utf8)) }
-        let report = ScenarioRunner.run(o, checkWire: checkWire, log: verbose ? stderr : nil, trace: trace != nil ? stderr : nil)
+        let toStderr: (String) -> Void = { emitLine("sim: " + $0, fd: 2) }
+        let report = ScenarioRunner.run(o, checkWire: checkWire, log: verbose ? toStderr : nil, trace: trace != nil ? toStderr : nil)
         print(json ? report.json() : report.table())
     }
 }

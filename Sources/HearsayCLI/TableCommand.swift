@@ -1,5 +1,14 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HearsayModel
 import HearsayNode
 
@@ -68,7 +77,7 @@ struct TableCommand: ParsableCommand {
         }
         print("ID          HANDLE            NEWER   LOCAL (\(local))          REMOTE (\(remote))")
         for d in differences {
-            print(pad(d.id.short, 12) + pad(d.handle, 18) + pad(d.newer?.rawValue ?? "?", 8) + pad(d.local ?? "(absent)", 28) + (d.remote ?? "(absent)"))
+            print(column(d.id.short, 12) + column(d.handle, 18) + column(d.newer?.rawValue ?? "?", 8) + column(d.local ?? "(absent)", 28) + (d.remote ?? "(absent)"))
         }
     }
 
@@ -76,14 +85,14 @@ struct TableCommand: ParsableCommand {
 
     static func line(_ r: TableRow, colour: Bool) -> String {
         let address = (r.addresses.first ?? "-") + ":\(r.port)"
-        var state = pad(r.state, 9)
+        var state = column(r.state, 9)
         if colour {
             let code = ["alive": "32", "suspect": "33", "dead": "31", "left": "90"][r.state] ?? "0"
             state = "\u{1B}[\(code)m\(state)\u{1B}[0m"
         }
         let age = r.age_seconds < 60 ? "\(Int(r.age_seconds))s" : "\(Int(r.age_seconds / 60))m"
-        return pad(String(r.id.prefix(10)), 12) + pad(r.handle, 18) + pad(r.realm, 10) + pad(r.protocol, 12)
-            + pad(address, 23) + pad(r.status, 11) + state + pad(r.version, 15) + pad(String(r.origin.prefix(10)), 12) + age
+        return column(String(r.id.prefix(10)), 12) + column(r.handle, 18) + column(r.realm, 10) + column(r.protocol, 12)
+            + column(address, 23) + column(r.status, 11) + state + column(r.version, 15) + column(String(r.origin.prefix(10)), 12) + age
     }
 }
 
@@ -107,9 +116,9 @@ struct MembersCommand: ParsableCommand {
         }
         print("ID          HANDLE            ADDRESS                STATE     INCARNATION  HEALTH  RTT")
         for m in rows {
-            let rtt = m.rtt_ms.map { String(format: "%.2f ms", $0) } ?? "-"
-            print(pad(String(m.id.prefix(10)), 12) + pad(m.handle, 18) + pad(m.address, 23) + pad(m.state, 10)
-                  + pad("\(m.incarnation)", 13) + pad(m.health.map(String.init) ?? "", 8) + rtt)
+            let rtt = m.rtt_ms.map { fixedPoint($0, digits: 2) + " ms" } ?? "-"
+            print(column(String(m.id.prefix(10)), 12) + column(m.handle, 18) + column(m.address, 23) + column(m.state, 10)
+                  + column("\(m.incarnation)", 13) + column(m.health.map(String.init) ?? "", 8) + rtt)
         }
     }
 }
@@ -144,9 +153,9 @@ enum ControlJSONOut {
 }
 
 /// Writes a line to standard output at once (unbuffered: `--watch` and `node` are read live).
-func emitLine(_ s: String) {
+func emitLine(_ s: String, fd: Int32 = 1) {
     let bytes = Array((s + "\n").utf8)
-    _ = bytes.withUnsafeBytes { write(1, $0.baseAddress, $0.count) }
+    _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
 }
 
 /// `hearsay metrics`: the node's metrics in the Prometheus text format.
@@ -164,7 +173,3 @@ struct MetricsCommand: ParsableCommand {
     }
 }
 
-/// `s` cut or padded to a column of `n` characters (a cut value keeps a space before the next column).
-func pad(_ s: String, _ n: Int) -> String {
-    s.count >= n ? String(s.prefix(n - 1)) + " " : s + String(repeating: " ", count: n - s.count)
-}

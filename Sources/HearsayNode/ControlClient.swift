@@ -5,7 +5,11 @@ import Musl
 #else
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Talks to a running node's control socket (blocking; for the CLI).
 public struct ControlClient {

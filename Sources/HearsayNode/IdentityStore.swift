@@ -5,7 +5,11 @@ import Musl
 #else
 import Darwin
 #endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import HearsayModel
 
 /// The node's identity key on disk: `identity.key` in the data directory, created on first
@@ -24,7 +28,8 @@ public enum IdentityStore {
     public static func defaultDataDirectory() -> String {
         let env = ProcessInfo.processInfo.environment
         if let x = env["XDG_DATA_HOME"], !x.isEmpty { return x + "/hearsay" }
-        return (env["HOME"] ?? NSHomeDirectory()) + "/.local/share/hearsay"
+        let home = env["HOME"].flatMap { $0.isEmpty ? nil : $0 } ?? getpwuid(getuid()).map { String(cString: $0.pointee.pw_dir) } ?? "/tmp"
+        return home + "/.local/share/hearsay"
     }
 
     /// Loads the identity in `directory`, creating directory and key on first use.
@@ -36,7 +41,7 @@ public enum IdentityStore {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
         } catch {
-            throw Failure(description: "cannot create the data directory \(directory): \(error.localizedDescription); pass --data DIR")
+            throw Failure(description: "cannot create the data directory \(directory): \(error); pass --data DIR")
         }
         let identity = NodeIdentity.generate()
         let text = "\(header) \(Base32.encode(identity.privateKeyBytes))\n"
@@ -64,13 +69,12 @@ public enum IdentityStore {
         var st = stat()
         guard stat(path, &st) == 0 else { throw Failure(description: "cannot read \(path): \(String(cString: strerror(errno)))") }
         if st.st_mode & 0o077 != 0 {
-            throw Failure(description: String(
-                format: "%@ is readable by other users (mode %o): run `chmod 600 %@`", path, st.st_mode & 0o777, path))
+            throw Failure(description: "\(path) is readable by other users (mode \(String(st.st_mode & 0o777, radix: 8))): run `chmod 600 \(path)`")
         }
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Failure(description: "cannot read \(path)")
         }
-        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        let parts = text.split(whereSeparator: { $0 == " " || $0.isNewline || $0 == "\t" })
         guard parts.count == 2, parts[0] == header, let key = Base32.decode(String(parts[1])), key.count == 32,
             let identity = try? NodeIdentity(privateKeyBytes: key)
         else {

@@ -1,4 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// What a node remembers across restarts (`<data>/state.json`): the last incarnation it used,
 /// so it comes back with a higher one, and the gossip addresses of the members it knew, so it

@@ -1,4 +1,9 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import HearsayModel
 
 /// The figures of one `hearsay sim` run. Keys of the JSON form are stable (snake_case).
 public struct SimReport: Codable, Sendable {
@@ -45,7 +50,7 @@ public struct SimReport: Codable, Sendable {
     public func table() -> String {
         func f(_ v: Double?, _ digits: Int = 3) -> String {
             guard let v else { return "—" }
-            return String(format: "%.\(digits)f", v)
+            return fixedPoint(v, digits: digits)
         }
         func i(_ v: Int?) -> String { v.map(String.init) ?? "—" }
         var rows: [(String, String)] = [
@@ -64,6 +69,6 @@ public struct SimReport: Codable, Sendable {
         ]
         rows += notes.map { ("note", $0) }
         let w = rows.map(\.0.count).max() ?? 0
-        return rows.map { $0.0.padding(toLength: w, withPad: " ", startingAt: 0) + "  " + $0.1 }.joined(separator: "\n")
+        return rows.map { leftAligned($0.0, w) + "  " + $0.1 }.joined(separator: "\n")
     }
 }

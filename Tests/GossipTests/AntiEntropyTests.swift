@@ -59,7 +59,7 @@ import Testing
     }
 
     @Test func equalTablesAnswerSyncEqual() throws {
-        var a = Fx.instance(0, knowing: [1, 2, 3])
+        let a = Fx.instance(0, knowing: [1, 2, 3])
         var b = Fx.instance(1, knowing: [0, 2, 3])
         #expect(a.table.root == b.table.root)
         let ds = b.deliverStream(Self.request(from: a), from: Fx.address(0), conversation: 42)

@@ -28,9 +28,40 @@ func hearsay(_ args: [String], environment: [String: String] = [:]) throws -> (s
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
+/// The built `hearsay` executable (debug if built, else release).
+func hearsayExecutable() -> String? {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+    return [".build/debug/hearsay", ".build/release/hearsay"].map { root.appendingPathComponent($0).path }
+        .first { FileManager.default.isExecutableFile(atPath: $0) }
+}
+
 func temporaryDirectory() -> String {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("hearsay-test-\(UUID().uuidString)").path
     return d
+}
+
+@Suite struct ExecutableTests {
+    /// Full Foundation (with ICU) costs every node about 6 MB of resident memory; the node path uses
+    /// FoundationEssentials only (Docs/decisions/0006-lean-node-binary.md). A new `import Foundation`
+    /// anywhere in the executable's modules brings it back and fails here.
+    @Test("the hearsay executable does not load full Foundation or ICU")
+    func noFullFoundation() throws {
+        let exe = try #require(hearsayExecutable())
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
+        p.arguments = [exe]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(p.terminationStatus == 0)
+        #expect(text.contains("libc.so"), "ldd printed: \(text)")
+        for lib in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"] {
+            #expect(!text.contains(lib), "hearsay links \(lib)")
+        }
+    }
 }
 
 @Suite struct IdentityCommandTests {
