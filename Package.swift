@@ -3,6 +3,7 @@ import PackageDescription
 
 // Layers (dependencies point down):
 //   hearsay (executable) -> HearsayCLI -> HearsayNode, HearsaySim -> Gossip -> HearsayModel
+//   HearsayNode -> DiscoveryAvahi (-> CAvahi) -> Discovery -> HearsayModel
 // See Docs/architecture.md.
 let package = Package(
     name: "Hearsay",
@@ -45,6 +46,16 @@ let package = Package(
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ]
         ),
+        // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
+        .target(name: "Discovery", dependencies: ["HearsayModel"]),
+        // Layer 1a: libavahi-client's headers; the library is opened at run time (shim.h).
+        .systemLibrary(
+            name: "CAvahi",
+            pkgConfig: "avahi-client",
+            providers: [.apt(["libavahi-client-dev"])]
+        ),
+        // Layer 1b: DNS-SD through the system avahi-daemon.
+        .target(name: "DiscoveryAvahi", dependencies: ["CAvahi", "Discovery", "HearsayModel"]),
         // Layer 1b: the gossip state machine on UDP and TCP sockets (SwiftNIO).
         .target(
             name: "GossipNIO",
@@ -58,7 +69,7 @@ let package = Package(
         .target(
             name: "HearsayNode",
             dependencies: [
-                "HearsayModel", "Gossip", "GossipNIO",
+                "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi",
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -70,7 +81,7 @@ let package = Package(
         .target(
             name: "HearsayCLI",
             dependencies: [
-                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel",
+                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -83,6 +94,7 @@ let package = Package(
         .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim", "HearsayFuzz"]),
+        .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
         .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
     ],

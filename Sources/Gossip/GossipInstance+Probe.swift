@@ -77,6 +77,10 @@ extension GossipInstance {
     }
 
     mutating func nextProbeTarget() -> NodeID? {
+        while !probeFirst.isEmpty {
+            let hinted = probeFirst.removeFirst()
+            if hinted != id, let m = table[hinted], m.state.isLive { return hinted }
+        }
         let order = table.order
         guard order.count > 1 else { return nil }
         for _ in 0..<order.count {

@@ -58,6 +58,8 @@ public struct GossipInstance: Sendable {
     var verifying: [UInt32: NodeID] = [:]
     var verifications: [NodeID: Verification] = [:]
     var tombstones: Deque<NodeID> = []
+    /// Members to probe before the round-robin order resumes (discovery hints).
+    var probeFirst: [NodeID] = []
 
     // Lifecycle.
     var seeds: [PeerAddress] = []

@@ -63,6 +63,12 @@ public final class GossipShell: @unchecked Sendable {
         }.get()
     }
 
+    /// `act` for callers already on the event loop (discovery's events are handed to it).
+    public func actOnLoop(_ body: (inout GossipInstance, Instant) -> [Directive]) {
+        loop.preconditionInEventLoop()
+        run(body(&instance, now))
+    }
+
     /// Reads the instance (a copy: cheap, the table is persistent).
     public func snapshot() async throws -> (GossipInstance, ShellCounters) {
         try await loop.submit { (self.instance, self.counters) }.get()

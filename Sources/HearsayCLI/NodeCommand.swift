@@ -12,6 +12,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Gossip
+import Discovery
 import HearsayModel
 import HearsayNode
 import Logging
@@ -26,8 +27,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Your display name (default: the user name).")
     var handle: String?
 
-    @Option(name: .long, help: "Gossip endpoint to listen on, UDP and TCP (ADDR:PORT, IPv6 in brackets).")
-    var bind = "127.0.0.1:7946"
+    @Option(name: .long, help: "Gossip endpoint to listen on, UDP and TCP (ADDR:PORT, IPv6 in brackets). On 0.0.0.0 the node advertises its interfaces' addresses.")
+    var bind = "0.0.0.0:7946"
 
     @Option(name: .long, help: "Address others should use to reach this node (for NAT or containers).")
     var advertise: String?
@@ -40,6 +41,15 @@ struct NodeCommand: AsyncParsableCommand {
 
     @Option(name: .long, help: "Serve GET /metrics for Prometheus on ADDR:PORT (e.g. 127.0.0.1:9464). Off by default.")
     var metrics: String?
+
+    @Option(name: .long, help: "LAN discovery: auto (the system avahi-daemon if it answers, else seeds only), daemon (wait for avahi-daemon), off.")
+    var mdns = "auto"
+
+    @Option(name: .long, help: "Use only these interfaces for addresses and mDNS (NAME[,NAME...]).")
+    var interfaces: String?
+
+    @Option(name: .long, help: "Interface name prefixes to skip (PREFIX[,PREFIX...]; empty: none). Default: container bridges, veths, VPN tunnels (docker, br-, veth, virbr, tun, tap, wg, tailscale, zt, ...).")
+    var skipInterfaces: String?
 
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
@@ -61,6 +71,11 @@ struct NodeCommand: AsyncParsableCommand {
             join: join.map { $0.split(separator: ",").map(String.init) } ?? [],
             gossip: profile == "wan" ? .wan : .lan, controlPath: data.control)
         options.logLevel = level
+        guard let mode = MDNSMode(rawValue: mdns) else { throw ValidationError("--mdns is auto, daemon or off") }
+        options.mdns = mode
+        func list(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { String($0).trimmed } } }
+        options.interfaces = InterfaceFilter(skipPrefixes: list(skipInterfaces) ?? InterfaceFilter.defaultSkipPrefixes,
+                                             only: list(interfaces) ?? [])
         if let metrics {
             guard let a = PeerAddress(metrics) else { throw ValidationError("--metrics takes ADDR:PORT, e.g. 127.0.0.1:9464") }
             options.metricsAddress = a
@@ -123,4 +138,8 @@ struct DataOptions: ParsableArguments {
     var socketPath: String { control ?? directory + "/control.sock" }
 
     func client() -> ControlClient { ControlClient(path: socketPath) }
+}
+
+extension String {
+    var trimmed: String { String(drop { $0 == " " }.reversed().drop { $0 == " " }.reversed()) }
 }

@@ -13,6 +13,9 @@ public struct HostAddress: Hashable, Sendable, Comparable, CustomStringConvertib
 
     public var isIPv4: Bool { bytes.count == 4 }
 
+    /// 0.0.0.0 or `::`: "every address" when binding.
+    public var isUnspecified: Bool { bytes.allSatisfy { $0 == 0 } }
+
     /// Parses dotted IPv4 or (full or `::`-compressed) IPv6 text.
     public init?(_ text: String) {
         if text.contains(":") {

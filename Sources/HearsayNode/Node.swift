@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import Discovery
 import Gossip
 import Logging
 import GossipNIO
@@ -14,10 +15,17 @@ import NIOPosix
 public struct NodeOptions: Sendable {
     public var dataDirectory: String
     public var handle: String
-    /// Where the gossip endpoint listens (UDP and TCP on the same port).
+    /// Where the gossip endpoint listens (UDP and TCP on the same port). With an unspecified
+    /// address (0.0.0.0, the CLI's default) the node advertises its interfaces' addresses and
+    /// follows their changes.
     public var bind: PeerAddress
-    /// What others should use to reach it (NAT, containers); the bind address by default.
+    /// What others should use to reach it (NAT, containers); by default the bind address, or the
+    /// interfaces' addresses when bound to every address.
     public var advertise: PeerAddress?
+    /// LAN discovery. Off unless asked for (the CLI asks for `auto`).
+    public var mdns: MDNSMode = .off
+    /// The interfaces whose addresses are advertised and on which mDNS publishes and listens.
+    public var interfaces = InterfaceFilter()
     /// Seeds, `host:port`; names are resolved at start.
     public var join: [String]
     public var gossip: GossipConfig
@@ -56,18 +64,22 @@ public final class Node: @unchecked Sendable {
         var log = Logger(label: "hearsay.node")
         log.logLevel = options.logLevel
         self.log = log
-        let advertisedHost = (options.advertise ?? options.bind).host
-        if advertisedHost.bytes.allSatisfy({ $0 == 0 }) {
-            throw NodeError("--bind \(options.bind) listens on every address: say which one others should use with --advertise ADDR:PORT")
-        }
         let (identity, _) = try IdentityStore.loadOrCreate(in: options.dataDirectory)
         chmod(options.dataDirectory, 0o700)
         lock = try DataDirectoryLock(directory: options.dataDirectory)
         self.identity = identity
         let state = NodeState.load(from: options.dataDirectory)
         let advertised = options.advertise ?? options.bind
+        var addresses = [advertised.host]
+        if options.advertise == nil && options.bind.host.isUnspecified {
+            addresses = Self.interfaceAddresses(options.interfaces)
+            if addresses.isEmpty {
+                log.warning("no network address to advertise yet (no interface up?): using 127.0.0.1 until one appears")
+                addresses = [.ipv4(127, 0, 0, 1)]
+            }
+        }
         let entry = PresenceEntry(
-            publicKey: identity.publicKey, handle: options.handle, addresses: [advertised.host],
+            publicKey: identity.publicKey, handle: options.handle, addresses: addresses,
             gossipPort: advertised.port, chatPort: 0,
             version: EntryVersion(incarnation: state.nextIncarnation(), sequence: 0))
         var seed: UInt64 = 0
@@ -77,6 +89,37 @@ public final class Node: @unchecked Sendable {
         shell = GossipShell(instance: instance, loop: group.next())
         control = ControlServer(shell: shell, metrics: metrics)
         firstState = NodeState(incarnation: entry.version.incarnation, peers: state.peers)
+        firstAddresses = addresses
+    }
+
+    let firstAddresses: [HostAddress]
+    var discovery: NodeDiscovery?
+    var addressWatcher: Task<Void, Never>?
+
+    /// The addresses to advertise when bound to every address (loopback and link-local left out).
+    static func interfaceAddresses(_ filter: InterfaceFilter) -> [HostAddress] {
+        LocalInterface.advertised((try? NodeDiscovery.localInterfaces()) ?? [], filter: filter)
+    }
+
+    /// Bound to every address: every 2 s, compares the interfaces' addresses with the entry's and
+    /// gossips a new version of the entry when they differ (a new IP, an interface gone). mDNS
+    /// re-announces by itself: avahi-daemon follows the host's addresses.
+    func watchAddresses() {
+        guard options.advertise == nil && options.bind.host.isUnspecified else { return }
+        let filter = options.interfaces
+        addressWatcher = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(2))
+                guard let self else { return }
+                let now = Self.interfaceAddresses(filter)
+                guard !now.isEmpty, let (inst, _) = try? await self.shell.snapshot(), inst.me.entry.addresses != now
+                else { continue }
+                self.log.notice("addresses changed", metadata: [
+                    "was": "\(inst.me.entry.addresses.map(\.description))", "now": "\(now.map(\.description))",
+                ])
+                _ = try? await self.shell.act { inst, t in ((), try inst.update(now: t) { $0.addresses = now }) }
+            }
+        }
     }
 
     let lock: DataDirectoryLock
@@ -94,8 +137,9 @@ public final class Node: @unchecked Sendable {
             else { throw NodeError("cannot resolve the seed \(s): give host:port") }
             seeds.append(a)
         }
-        let me = options.advertise ?? options.bind
-        seeds = Array(Set(seeds.filter { $0 != me })).sorted()
+        let port = (options.advertise ?? options.bind).port
+        let mine = Set(firstAddresses.map { PeerAddress(host: $0, port: port) } + [options.advertise ?? options.bind])
+        seeds = Array(Set(seeds.filter { !mine.contains($0) })).sorted()
         let control = self.control
         let log = self.log
         shell.onEvent = { e in
@@ -127,6 +171,16 @@ public final class Node: @unchecked Sendable {
                 throw NodeError("cannot serve metrics on \(m): \(error); choose another --metrics")
             }
         }
+        if options.mdns != .off {
+            let d = NodeDiscovery(shell: shell, me: identity.id, handle: options.handle,
+                                  gossipPort: (options.advertise ?? options.bind).port, filter: options.interfaces, log: log)
+            if let line = d.start(mode: options.mdns, me: identity.id) {
+                log.warning("\(line)")
+            } else {
+                discovery = d
+            }
+        }
+        watchAddresses()
         // Only now is this incarnation in use.
         try? firstState.save(to: options.dataDirectory)
         log.info("started", metadata: [
@@ -166,7 +220,9 @@ public final class Node: @unchecked Sendable {
     public func stop(grace: Duration = .milliseconds(500)) async {
         saver?.cancel()
         sampler?.cancel()
+        addressWatcher?.cancel()
         log.info("leaving")
+        discovery?.stop()  // withdraws the mDNS record: a clean goodbye
         await saveState()
         _ = try? await shell.act { inst, now in ((), inst.leave(now: now)) }
         try? await Task.sleep(for: grace)

@@ -28,14 +28,6 @@ func hearsay(_ args: [String], environment: [String: String] = [:]) throws -> (s
     return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
 }
 
-/// The built `hearsay` executable (debug if built, else release).
-func hearsayExecutable() -> String? {
-    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
-    return [".build/debug/hearsay", ".build/release/hearsay"].map { root.appendingPathComponent($0).path }
-        .first { FileManager.default.isExecutableFile(atPath: $0) }
-}
-
 func temporaryDirectory() -> String {
     let d = FileManager.default.temporaryDirectory.appendingPathComponent("hearsay-test-\(UUID().uuidString)").path
     return d
@@ -47,7 +39,7 @@ func temporaryDirectory() -> String {
     /// anywhere in the executable's modules brings it back and fails here.
     @Test("the hearsay executable does not load full Foundation or ICU")
     func noFullFoundation() throws {
-        let exe = try #require(hearsayExecutable())
+        let exe = try hearsayExecutable()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/ldd")
         p.arguments = [exe]

@@ -1,0 +1,148 @@
+import Discovery
+import DiscoveryAvahi
+import Gossip
+import GossipNIO
+import HearsayModel
+import Logging
+import NIOCore
+import NIOPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// How the node finds peers on its LAN.
+public enum MDNSMode: String, Sendable, CaseIterable {
+    /// The system avahi-daemon if it answers on D-Bus at start; otherwise one line says discovery
+    /// is off and how to turn it on, and the node runs with seeds only.
+    case auto
+    /// The system avahi-daemon, waiting for it if it is not running yet or restarts.
+    case daemon
+    /// No mDNS: seeds only.
+    case off
+}
+
+/// LAN discovery for a running node: publishes `_hearsay._udp` through avahi-daemon, feeds
+/// resolved peers to gossip as join candidates (deduplicated by node id in `PeerFinder`), and keeps
+/// the node's advertised addresses in step with its interfaces.
+///
+/// Threading: Avahi's callbacks hand events to the gossip shell's event loop; `finder` and the
+/// advertised state are only touched there.
+final class NodeDiscovery: @unchecked Sendable {
+    let shell: GossipShell
+    let log: Logger
+    let filter: InterfaceFilter
+    let handle: String
+    let gossipPort: UInt16
+    var finder: PeerFinder
+    var avahi: AvahiDiscovery?
+    var published: String?
+    var lastInterfaces: [LocalInterface] = []
+
+    init(shell: GossipShell, me: NodeID, handle: String, gossipPort: UInt16, filter: InterfaceFilter, log: Logger) {
+        self.shell = shell
+        self.log = log
+        self.filter = filter
+        self.handle = handle
+        self.gossipPort = gossipPort
+        finder = PeerFinder(me: me, filter: filter)
+    }
+
+    /// Starts mDNS per `mode`. Returns the one line to print when `auto` finds no daemon.
+    func start(mode: MDNSMode, me: NodeID) -> String? {
+        guard mode != .off else { return nil }
+        if mode == .auto, case .failure(let why) = AvahiDiscovery.probeDaemon() {
+            return "mDNS discovery is off: \(why). Start avahi-daemon (e.g. `sudo systemctl start avahi-daemon`) and "
+                + "restart the node, or pass --mdns daemon to wait for it; running with seeds only."
+        }
+        do {
+            let avahi = try AvahiDiscovery(browse: HearsayService.type) { [weak self] event in
+                guard let self else { return }
+                self.shell.loop.execute { self.handle(event) }
+            }
+            self.avahi = avahi
+            let service = HearsayService(id: me, gossipPort: gossipPort)
+            let interfaces = (try? Self.localInterfaces()) ?? []
+            avahi.publish(ServiceAdvert(
+                name: HearsayService.instanceName(handle: handle, host: Self.hostName()), type: HearsayService.type,
+                port: gossipPort, txt: service.txt, interfaces: Self.publishInterfaces(interfaces, filter)))
+            if mode == .daemon { log.info("mDNS: using avahi-daemon (waiting for it if it is not running)") }
+            return nil
+        } catch {
+            return "mDNS discovery is off: \(error); running with seeds only."
+        }
+    }
+
+    func stop() {
+        avahi?.stop()
+        avahi = nil
+    }
+
+    // MARK: Events (on the shell's loop)
+
+    func handle(_ event: DiscoveryEvent) {
+        switch event {
+        case .running(let host): log.info("mDNS: avahi-daemon running", metadata: ["host": "\(host)"])
+        case .waiting(let reason): log.warning("mDNS: \(reason); waiting for it")
+        case .published(let name):
+            if published != name { log.info("mDNS: published", metadata: ["instance": "\(name)"]) }
+            published = name
+        case .collision(let name, let renamed):
+            log.notice("mDNS: instance name taken, renamed", metadata: ["taken": "\(name)", "now": "\(renamed)"])
+        case .failure(let reason): log.error("mDNS: \(reason)")
+        case .resolved(let s):
+            log.debug("mDNS: resolved", metadata: ["record": "\(s.key)", "address": "\(s.address):\(s.port)"])
+        case .removed(let k): log.debug("mDNS: removed", metadata: ["record": "\(k)"])
+        }
+        for action in finder.handle(event) {
+            switch action {
+            case .join(let address, let id):
+                log.info("mDNS: found \(id.short) at \(address)")
+                shell.actOnLoop { inst, now in inst.discovered(address, id: id, now: now) }
+            case .probeSoon(let id):
+                shell.actOnLoop { inst, now in inst.probeSoon(id, now: now) }
+            }
+        }
+    }
+
+    // MARK: Interfaces
+
+    /// Every address of every interface that is up.
+    static func localInterfaces() throws -> [LocalInterface] {
+        try System.enumerateDevices().compactMap { d in
+            guard let sa = d.address, let host = HostAddress(socketAddress: sa) else { return nil }
+            let prefix = d.netmask.flatMap { HostAddress(socketAddress: $0) }.map { $0.bytes.reduce(0) { $0 + $1.nonzeroBitCount } }
+            return LocalInterface(name: d.name, index: Int32(d.interfaceIndex), address: host,
+                                  prefixLength: prefix ?? (host.isIPv4 ? 32 : 128))
+        }
+    }
+
+    /// Interface indexes to publish on: all (empty) unless the filter skips an interface that has
+    /// an address here.
+    static func publishInterfaces(_ all: [LocalInterface], _ filter: InterfaceFilter) -> [Int32] {
+        let candidates = all.filter { !$0.isLoopback }
+        guard candidates.contains(where: { !filter.allows($0.name) }) else { return [] }
+        return Array(Set(candidates.filter { filter.allows($0.name) }.map(\.index))).sorted()
+    }
+
+    static func hostName() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buf, buf.count - 1) == 0 else { return "localhost" }
+        let name = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return name.split(separator: ".").first.map(String.init) ?? name
+    }
+}
+
+extension HostAddress {
+    init?(socketAddress: SocketAddress) {
+        switch socketAddress {
+        case .v4(let a):
+            let raw = UInt32(bigEndian: a.address.sin_addr.s_addr)
+            self.init(bytes: [UInt8(raw >> 24), UInt8(raw >> 16 & 0xff), UInt8(raw >> 8 & 0xff), UInt8(raw & 0xff)])
+        case .v6(let a):
+            var addr = a.address.sin6_addr
+            self.init(bytes: withUnsafeBytes(of: &addr) { Array($0) })
+        default:
+            return nil
+        }
+    }
+}
