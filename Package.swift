@@ -48,12 +48,10 @@ let package = Package(
         ),
         // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
         .target(name: "Discovery", dependencies: ["HearsayModel"]),
-        // Layer 1a: libavahi-client's headers; the library is opened at run time (shim.h).
-        .systemLibrary(
-            name: "CAvahi",
-            pkgConfig: "avahi-client",
-            providers: [.apt(["libavahi-client-dev"])]
-        ),
+        // Layer 1a: libavahi-client's headers (Debian libavahi-client-dev, from Tools/install-deps).
+        // No `pkgConfig:`: its `--libs` would link libavahi-client, which the node opens at run time
+        // instead, only when it wants mDNS (CAvahi/shim.h, Docs/decisions/0007-avahi-at-run-time.md).
+        .systemLibrary(name: "CAvahi"),
         // Layer 1b: DNS-SD through the system avahi-daemon.
         .target(name: "DiscoveryAvahi", dependencies: ["CAvahi", "Discovery", "HearsayModel"]),
         // Layer 1b: the gossip state machine on UDP and TCP sockets (SwiftNIO).
@@ -81,7 +79,7 @@ let package = Package(
         .target(
             name: "HearsayCLI",
             dependencies: [
-                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery",
+                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery", "DiscoveryAvahi",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -7,7 +7,8 @@ public struct HearsayCommand: AsyncParsableCommand {
         commandName: "hearsay",
         abstract: "Serverless instant messaging for local networks and overlays.",
         subcommands: [
-            NodeCommand.self, TableCommand.self, MembersCommand.self, StatusCommand.self, MetricsCommand.self, IdCommand.self, SimCommand.self,
+            NodeCommand.self, TableCommand.self, MembersCommand.self, StatusCommand.self, MetricsCommand.self, IdCommand.self, DoctorCommand.self,
+            SimCommand.self,
         ]
     )
 

@@ -34,6 +34,8 @@ public struct ControlResponse: Codable, Sendable {
     public var wire: ShellCounters?
     /// `metrics`: the Prometheus text format.
     public var metrics: String?
+    /// `discovery`: how the node finds peers, for `hearsay doctor`.
+    public var discovery: DiscoveryReport?
 
     public init(ok: Bool, error: String? = nil, rows: [TableRow]? = nil, members: [MemberRow]? = nil, node: String? = nil) {
         self.ok = ok
@@ -41,6 +43,36 @@ public struct ControlResponse: Codable, Sendable {
         self.rows = rows
         self.members = members
         self.node = node
+    }
+}
+
+/// The node's LAN discovery as `hearsay doctor` reads it (control op `discovery`).
+public struct DiscoveryReport: Codable, Sendable, Hashable {
+    /// `auto`, `daemon` or `off`.
+    public var mode: String
+    /// `running`, `waiting`, or `off`, and why.
+    public var state: String
+    public var detail: String
+    /// The DNS-SD instance name published, once established.
+    public var instance: String?
+    public var bind: String
+    /// The addresses in this node's entry.
+    public var advertised: [String]
+    /// Nodes found through mDNS: id (base32) and their addresses.
+    public var peers: [String: [String]]
+    /// Records not taken, by reason.
+    public var ignored: [String: Int]
+
+    public init(mode: String, state: String, detail: String, instance: String?, bind: String, advertised: [String],
+                peers: [String: [String]], ignored: [String: Int]) {
+        self.mode = mode
+        self.state = state
+        self.detail = detail
+        self.instance = instance
+        self.bind = bind
+        self.advertised = advertised
+        self.peers = peers
+        self.ignored = ignored
     }
 }
 

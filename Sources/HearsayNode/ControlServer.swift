@@ -15,6 +15,8 @@ final class ControlServer: @unchecked Sendable {
     let shell: GossipShell
     let metrics: NodeMetrics
     private var watchers: [ObjectIdentifier: Channel] = [:]  // on the shell's loop
+    /// Answers the `discovery` op (set by the node before the socket is bound).
+    var discoveryReport: (@Sendable () async -> DiscoveryReport)?
 
     init(shell: GossipShell, metrics: NodeMetrics) {
         self.shell = shell
@@ -97,6 +99,11 @@ final class ControlServer: @unchecked Sendable {
             var r = ControlResponse(ok: true)
             r.metrics = metrics.text()
             return r
+        case "discovery":
+            guard let report = discoveryReport else { return ControlResponse(ok: false, error: "no discovery report") }
+            var r = ControlResponse(ok: true)
+            r.discovery = await report()
+            return r
         case "watch":
             let id = ObjectIdentifier(channel)
             shell.loop.execute {
@@ -105,7 +112,7 @@ final class ControlServer: @unchecked Sendable {
             }
             return nil
         default:
-            return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, metrics, watch")
+            return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, metrics, discovery, watch")
         }
     }
 

@@ -94,6 +94,24 @@ public final class Node: @unchecked Sendable {
 
     let firstAddresses: [HostAddress]
     var discovery: NodeDiscovery?
+    var discoveryOff: String?
+
+    /// What `hearsay doctor` asks: discovery's state, what it found, what the entry advertises.
+    func discoveryReport() async -> DiscoveryReport {
+        let advertised = (try? await shell.snapshot())?.0.me.entry.addresses.map(\.description) ?? []
+        let base = DiscoveryReport(mode: options.mdns.rawValue, state: "off", detail: discoveryOff ?? "", instance: nil,
+                                   bind: options.bind.description, advertised: advertised, peers: [:], ignored: [:])
+        guard let d = discovery else { return base }
+        return (try? await shell.loop.submit {
+            var r = base
+            r.state = d.state.name
+            r.detail = d.state.detail
+            r.instance = d.published
+            r.peers = Dictionary(uniqueKeysWithValues: d.finder.peers.map { ($0.key.base32, $0.value.map(\.description)) })
+            r.ignored = d.finder.stats.ignored
+            return r
+        }.get()) ?? base
+    }
     var addressWatcher: Task<Void, Never>?
 
     /// The addresses to advertise when bound to every address (loopback and link-local left out).
@@ -151,6 +169,11 @@ public final class Node: @unchecked Sendable {
                                                updatedAt: e.at, hops: e.hops) }) else { return }
             control.broadcast(TableRow(m, now: e.at))
         }
+        control.discoveryReport = { [weak self] in
+            guard let self else { return DiscoveryReport(mode: "off", state: "off", detail: "node stopping", instance: nil,
+                                                         bind: "", advertised: [], peers: [:], ignored: [:]) }
+            return await self.discoveryReport()
+        }
         do {
             controlChannel = try await control.bind(path: options.control)
         } catch {
@@ -176,9 +199,12 @@ public final class Node: @unchecked Sendable {
                                   gossipPort: (options.advertise ?? options.bind).port, filter: options.interfaces, log: log)
             if let line = d.start(mode: options.mdns, me: identity.id) {
                 log.warning("\(line)")
+                discoveryOff = line
             } else {
                 discovery = d
             }
+        } else {
+            discoveryOff = "--mdns off"
         }
         watchAddresses()
         // Only now is this incarnation in use.

@@ -27,7 +27,7 @@ public enum MDNSMode: String, Sendable, CaseIterable {
 ///
 /// Threading: Avahi's callbacks hand events to the gossip shell's event loop; `finder` and the
 /// advertised state are only touched there.
-final class NodeDiscovery: @unchecked Sendable {
+public final class NodeDiscovery: @unchecked Sendable {
     let shell: GossipShell
     let log: Logger
     let filter: InterfaceFilter
@@ -36,7 +36,8 @@ final class NodeDiscovery: @unchecked Sendable {
     var finder: PeerFinder
     var avahi: AvahiDiscovery?
     var published: String?
-    var lastInterfaces: [LocalInterface] = []
+    /// `running`, `waiting` or `off`, and why (on the loop).
+    var state = (name: "waiting", detail: "connecting to avahi-daemon")
 
     init(shell: GossipShell, me: NodeID, handle: String, gossipPort: UInt16, filter: InterfaceFilter, log: Logger) {
         self.shell = shell
@@ -81,14 +82,21 @@ final class NodeDiscovery: @unchecked Sendable {
 
     func handle(_ event: DiscoveryEvent) {
         switch event {
-        case .running(let host): log.info("mDNS: avahi-daemon running", metadata: ["host": "\(host)"])
-        case .waiting(let reason): log.warning("mDNS: \(reason); waiting for it")
+        case .running(let host):
+            state = ("running", "avahi-daemon on \(host).local")
+            log.info("mDNS: avahi-daemon running", metadata: ["host": "\(host)"])
+        case .waiting(let reason):
+            state = ("waiting", reason)
+            published = nil
+            log.warning("mDNS: \(reason); waiting for it")
         case .published(let name):
             if published != name { log.info("mDNS: published", metadata: ["instance": "\(name)"]) }
             published = name
         case .collision(let name, let renamed):
             log.notice("mDNS: instance name taken, renamed", metadata: ["taken": "\(name)", "now": "\(renamed)"])
-        case .failure(let reason): log.error("mDNS: \(reason)")
+        case .failure(let reason):
+            state = ("failed", reason)
+            log.error("mDNS: \(reason)")
         case .resolved(let s):
             log.debug("mDNS: resolved", metadata: ["record": "\(s.key)", "address": "\(s.address):\(s.port)"])
         case .removed(let k): log.debug("mDNS: removed", metadata: ["record": "\(k)"])
@@ -107,7 +115,7 @@ final class NodeDiscovery: @unchecked Sendable {
     // MARK: Interfaces
 
     /// Every address of every interface that is up.
-    static func localInterfaces() throws -> [LocalInterface] {
+    public static func localInterfaces() throws -> [LocalInterface] {
         try System.enumerateDevices().compactMap { d in
             guard let sa = d.address, let host = HostAddress(socketAddress: sa) else { return nil }
             let prefix = d.netmask.flatMap { HostAddress(socketAddress: $0) }.map { $0.bytes.reduce(0) { $0 + $1.nonzeroBitCount } }

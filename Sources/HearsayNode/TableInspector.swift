@@ -22,6 +22,9 @@ public enum TableInspector {
         defer { close(fd) }
         var tv = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        // On Linux SO_SNDTIMEO bounds connect() too: a peer whose firewall drops SYNs costs
+        // `seconds`, not the kernel's two minutes of retries.
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var sa = sockaddr_in()
         sa.sin_family = sa_family_t(AF_INET)
         sa.sin_port = in_port_t(address.port.bigEndian)
@@ -31,7 +34,8 @@ public enum TableInspector {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
         guard ok == 0 else {
-            throw Failure(description: "cannot reach \(address) over TCP (\(String(cString: strerror(errno)))): is a node listening there?")
+            let why = errno == EINPROGRESS ? "no answer in \(seconds) s" : String(cString: strerror(errno))
+            throw Failure(description: "cannot reach \(address) over TCP (\(why)): is a node listening there?")
         }
         let request = GossipCodec.encode(.syncRequest(SyncRequest(kind: .inspect, from: .none, root: 0, count: 0, records: [])))
         var frame = withUnsafeBytes(of: UInt32(request.count).bigEndian, Array.init) + request

@@ -37,7 +37,7 @@ func temporaryDirectory() -> String {
     /// Full Foundation (with ICU) costs every node about 6 MB of resident memory; the node path uses
     /// FoundationEssentials only (Docs/decisions/0006-lean-node-binary.md). A new `import Foundation`
     /// anywhere in the executable's modules brings it back and fails here.
-    @Test("the hearsay executable does not load full Foundation or ICU")
+    @Test("the hearsay executable does not load full Foundation, ICU or Avahi")
     func noFullFoundation() throws {
         let exe = try hearsayExecutable()
         let p = Process()
@@ -53,6 +53,9 @@ func temporaryDirectory() -> String {
         for lib in ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"] {
             #expect(!text.contains(lib), "hearsay links \(lib)")
         }
+        // libavahi-client (and D-Bus behind it) is opened at run time, only with mDNS on: a node
+        // with --mdns off maps none of it, and runs where it is not installed (ADR 0007).
+        for lib in ["libavahi", "libdbus"] { #expect(!text.contains(lib), "hearsay links \(lib)") }
     }
 }
 

@@ -78,6 +78,13 @@ final class Lab: @unchecked Sendable {
         return false
     }
 
+    /// `hearsay doctor` on `host` for `node`'s data directory: exit status and lines.
+    func doctor(_ node: String, on host: String) throws -> (status: Int32, lines: [String]) {
+        let r = try runToEnd([Self.script, "exec", host, try hearsayExecutable(), "doctor", "--data", data(node), "--timeout", "1"],
+                             environment: ["LAB": name])
+        return (r.status, r.out.split(separator: "\n").map(String.init))
+    }
+
     /// `avahi-browse -rpt TYPE` on `host`: the resolved (`=`) lines, split at `;`.
     func browse(_ host: String, _ type: String = "_hearsay._udp") throws -> [[String]] {
         try lab(["exec", host, "avahi-browse", "-rpt", type]).split(separator: "\n")
@@ -224,5 +231,43 @@ struct LabDiscoveryTests {
         lab.kill9("lonely")
         try lab.startNode("lonely", on: "h1", extra: ["--join", "\(try lab.ip("h2")):7946"])
         #expect(lab.eventually(5, ["lonely", "seed"]) { $0.filter { $0.state == "alive" }.count == 2 })
+    }
+
+    @Test("hearsay doctor: all well; then a firewall, a missing daemon, a loopback bind, two interfaces on one subnet")
+    func doctor() throws {
+        let lab = Lab("f")
+        defer { lab.down() }
+        try lab.up(3)
+        for h in ["h1", "h2"] { try lab.startNode(h, on: h) }
+        #expect(lab.eventually(5, ["h1", "h2"]) { $0.filter { $0.state == "alive" }.count == 2 })
+        // Until h1 has resolved h2's record itself (gossip may have joined them first).
+        for _ in 0..<50 {
+            let r = try? ControlClient(path: lab.data("h1") + "/control.sock").request(ControlRequest(op: "discovery"))
+            if r?.discovery?.peers.isEmpty == false { break }
+            usleep(100_000)
+        }
+        let well = try lab.doctor("h1", on: "h1")
+        #expect(well.status == 0, "\(well.lines)")
+        #expect(well.lines.allSatisfy { $0.hasPrefix("ok") })
+        #expect(well.lines.contains { $0.contains("answers and sees this node alive") })
+
+        // h2 drops everything sent to its gossip port: h1's doctor says the peer does not answer.
+        try lab.lab(["exec", "h2", "nft", "add table inet fw; add chain inet fw in { type filter hook input priority 0 ; }; "
+                     + "add rule inet fw in udp dport 7946 drop; add rule inet fw in tcp dport 7946 drop"])
+        let walled = try lab.doctor("h1", on: "h1")
+        #expect(walled.status == 1)
+        #expect(walled.lines.contains { $0.hasPrefix("problem") && $0.contains("does not answer") }, "\(walled.lines)")
+
+        // h3: no avahi-daemon, a node bound to loopback, and a second interface on the same subnet.
+        try lab.lab(["avahi", "h3", "stop"])
+        try lab.lab(["link", "h3"])
+        try lab.startNode("h3", on: "h3", extra: ["--bind", "127.0.0.1:7946"])
+        #expect(lab.eventually(5, ["h3"]) { !$0.isEmpty })
+        let sick = try lab.doctor("h3", on: "h3")
+        #expect(sick.status == 1)
+        let problems = sick.lines.filter { $0.hasPrefix("problem") }
+        #expect(problems.contains { $0.contains("avahi-daemon") }, "\(sick.lines)")
+        #expect(problems.contains { $0.contains("listens on 127.0.0.1:7946 only") }, "\(sick.lines)")
+        #expect(problems.contains { $0.contains("lan0 and lan1") && $0.contains("10.77.1.0/24") }, "\(sick.lines)")
     }
 }
