@@ -270,4 +270,37 @@ struct LabDiscoveryTests {
         #expect(problems.contains { $0.contains("listens on 127.0.0.1:7946 only") }, "\(sick.lines)")
         #expect(problems.contains { $0.contains("lan0 and lan1") && $0.contains("10.77.1.0/24") }, "\(sick.lines)")
     }
+
+    @Test("a new address on a node's interface is gossiped as a new version of its entry; its removal too")
+    func addressChange() throws {
+        let lab = Lab("g")
+        defer { lab.down() }
+        try lab.up(2)
+        for h in ["h1", "h2"] { try lab.startNode(h, on: h) }
+        #expect(lab.eventually(5, ["h1", "h2"]) { $0.filter { $0.state == "alive" }.count == 2 })
+        let h1ip = try lab.ip("h1")
+        try lab.lab(["exec", "h1", "ip", "addr", "add", "10.77.1.200/24", "dev", "lan0"])
+        #expect(lab.eventually(8, ["h2"]) { $0.first { $0.addresses.contains(h1ip) }?.addresses == [h1ip, "10.77.1.200"] },
+                "h2 sees: \(lab.table("h2")?.map(\.addresses) ?? [])")
+        try lab.lab(["exec", "h1", "ip", "addr", "del", "10.77.1.200/24", "dev", "lan0"])
+        #expect(lab.eventually(8, ["h2"]) { $0.first { $0.addresses.contains(h1ip) }?.addresses == [h1ip] })
+        #expect(lab.log("h1").contains("addresses changed"))
+    }
+
+    @Test("two sites: mDNS stays on each LAN, --join crosses the router")
+    func twoSites() throws {
+        let lab = Lab("h")
+        defer { lab.down() }
+        try lab.lab(["sites", "2", "1", "20ms", "0%"])
+        for h in ["a1", "a2", "b1"] { try lab.startNode(h, on: h) }
+        #expect(lab.eventually(5, ["a1", "a2"]) { $0.filter { $0.state == "alive" }.count == 2 })
+        // b1 hears nobody's mDNS: alone after a while.
+        usleep(2_000_000)
+        #expect(lab.table("b1")?.count == 1)
+        #expect(try lab.browse("b1").allSatisfy { $0.count > 7 && $0[7].hasPrefix("10.77.2.") })
+        // Joined by address across the router, the sites merge.
+        lab.kill9("b1")
+        try lab.startNode("b1", on: "b1", extra: ["--join", "\(try lab.ip("a1")):7946"])
+        #expect(lab.eventually(10, ["a1", "a2", "b1"]) { $0.filter { $0.state == "alive" }.count == 3 })
+    }
 }
