@@ -50,6 +50,12 @@ final class Lab: @unchecked Sendable {
                                 environment: ["LAB": name], stderr: data(node) + ".log")
     }
 
+    /// A node on each of `hosts` (named after its host); true once every one lists them all alive.
+    func startNodes(_ hosts: [String], within seconds: Double = 5) throws -> Bool {
+        for h in hosts { try startNode(h, on: h) }
+        return eventually(seconds, hosts) { $0.filter { $0.state == "alive" }.count == hosts.count }
+    }
+
     func kill9(_ node: String) {
         guard let pid = nodes.removeValue(forKey: node) else { return }
         kill(pid, SIGKILL)
@@ -238,8 +244,7 @@ struct LabDiscoveryTests {
         let lab = Lab("f")
         defer { lab.down() }
         try lab.up(3)
-        for h in ["h1", "h2"] { try lab.startNode(h, on: h) }
-        #expect(lab.eventually(5, ["h1", "h2"]) { $0.filter { $0.state == "alive" }.count == 2 })
+        #expect(try lab.startNodes(["h1", "h2"]))
         // Until h1 has resolved h2's record itself (gossip may have joined them first).
         for _ in 0..<50 {
             let r = try? ControlClient(path: lab.data("h1") + "/control.sock").request(ControlRequest(op: "discovery"))
@@ -276,8 +281,7 @@ struct LabDiscoveryTests {
         let lab = Lab("g")
         defer { lab.down() }
         try lab.up(2)
-        for h in ["h1", "h2"] { try lab.startNode(h, on: h) }
-        #expect(lab.eventually(5, ["h1", "h2"]) { $0.filter { $0.state == "alive" }.count == 2 })
+        #expect(try lab.startNodes(["h1", "h2"]))
         let h1ip = try lab.ip("h1")
         try lab.lab(["exec", "h1", "ip", "addr", "add", "10.77.1.200/24", "dev", "lan0"])
         #expect(lab.eventually(8, ["h2"]) { $0.first { $0.addresses.contains(h1ip) }?.addresses == [h1ip, "10.77.1.200"] },
