@@ -46,6 +46,10 @@ let package = Package(
                 .product(name: "HashTreeCollections", package: "swift-collections"),
             ]
         ),
+        // Layer 0: the realm -> protocol database, and the route from a table entry to a session. No IO.
+        .target(name: "Realms", dependencies: ["HearsayModel"]),
+        // Layer 0: the native chat protocol's messages and framing (issue 5). No IO.
+        .target(name: "NativeWire", dependencies: ["HearsayModel"]),
         // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
         .target(name: "Discovery", dependencies: ["HearsayModel"]),
         // Layer 1a: libavahi-client's headers (Debian libavahi-client-dev, from Tools/install-deps).
@@ -79,7 +83,7 @@ let package = Package(
         .target(
             name: "HearsayCLI",
             dependencies: [
-                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery", "DiscoveryAvahi",
+                "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery", "DiscoveryAvahi", "Realms",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -89,10 +93,12 @@ let package = Package(
             dependencies: ["HearsayCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Mutation fuzzer for the wire codecs (Tools/fuzz/run); a bounded run is part of the tests.
-        .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel"]),
+        .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel", "NativeWire"]),
         .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim", "HearsayFuzz"]),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
+        .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
+        .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
         .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
     ],

@@ -8,6 +8,7 @@ public struct HearsayCommand: AsyncParsableCommand {
         abstract: "Serverless instant messaging for local networks and overlays.",
         subcommands: [
             NodeCommand.self, TableCommand.self, MembersCommand.self, StatusCommand.self, MetricsCommand.self, IdCommand.self, DoctorCommand.self,
+            ProtocolsCommand.self,
             SimCommand.self,
         ]
     )

@@ -1,7 +1,9 @@
 import Gossip
 import HearsayModel
+import NativeWire
 
-/// A mutation fuzzer for the wire codecs: starts from valid encodings of every message kind and
+/// A mutation fuzzer for the wire codecs (gossip datagrams and streams, native chat messages):
+/// starts from valid encodings of every message kind and
 /// mutates them (bit flips, truncation, insertion, splicing, inflated lengths). Every input must
 /// either be refused with a `WireError` or decode to a message whose encoding decodes again to
 /// the same bytes. A crash, a trap or a non-idempotent decode is a finding.
@@ -53,7 +55,14 @@ public struct CodecFuzzer {
             .syncRecords(records: records, wants: [a.id, b.id]),
             .syncEqual,
         ]
-        return messages.map(GossipCodec.encode)
+        let mid = MessageID(hi: 1, lo: 2)
+        let native: [NativeMessage] = [
+            .hello(minVersion: 1, maxVersion: 1, node: a.id), .close(.declined, detail: "no"),
+            .sessionRequest(handle: "alice"), .sessionAccept,
+            .message(ChatMessage(id: mid, sender: a.id, sentAtMillis: 1_795_590_000_000, text: "a<b & c é")),
+            .ack(mid), .read(mid), .typing(true), .ping(1), .pong(2),
+        ]
+        return messages.map(GossipCodec.encode) + native.map(NativeCodec.encode)
     }
 
     mutating func mutate(_ input: [UInt8]) -> [UInt8] {
@@ -114,12 +123,34 @@ public struct CodecFuzzer {
         }
     }
 
+    /// Decodes one input as a native chat payload; checks the round trip.
+    mutating func checkNative(_ input: [UInt8]) throws(Finding) {
+        do {
+            let m = try NativeCodec.decode(input)
+            accepted += 1
+            let again = NativeCodec.encode(m)
+            guard try NativeCodec.decode(again) == m, NativeCodec.encode(try NativeCodec.decode(again)) == again else {
+                throw Finding(input: input, description: "native decode ∘ encode is not stable for \(m.kind)")
+            }
+        } catch let e as WireError {
+            refused[e.reason, default: 0] += 1
+        } catch let f as Finding {
+            throw f
+        } catch {
+            throw Finding(input: input, description: "unexpected error \(error)")
+        }
+    }
+
     /// Runs `iterations` mutated inputs.
     public mutating func run(iterations: Int) throws(Finding) {
-        for c in corpus { try check(c) }
+        for c in corpus {
+            try check(c)
+            try checkNative(c)
+        }
         for _ in 0..<iterations {
             let input = mutate(corpus[rng.below(corpus.count)])
             try check(input)
+            try checkNative(input)
         }
     }
 }

@@ -3,7 +3,7 @@ import HearsayModel
 import Glibc
 #endif
 
-// hearsay-fuzz [ITERATIONS] [SEED]: mutation-fuzzes the gossip and entry codecs (see CodecFuzzer).
+// hearsay-fuzz [ITERATIONS] [SEED]: mutation-fuzzes the gossip, entry and native chat codecs (see CodecFuzzer).
 let args = CommandLine.arguments.dropFirst()
 let iterations = args.first.flatMap { Int($0) } ?? 1_000_000
 let seed = args.dropFirst().first.flatMap { UInt64($0) } ?? 1

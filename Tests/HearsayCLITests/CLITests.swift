@@ -59,6 +59,19 @@ func temporaryDirectory() -> String {
     }
 }
 
+@Suite struct ProtocolsCommandTests {
+    @Test("hearsay protocols lists the native realm; --json too")
+    func lists() throws {
+        let table = try hearsay(["protocols"])
+        #expect(table.status == 0)
+        #expect(table.out.contains("hearsay/1"))
+        let json = try hearsay(["protocols", "--json"])
+        let rows = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: Any]]
+        #expect(rows?.first?["realm"] as? String == "hearsay")
+        #expect(rows?.first?["defaultPort"] as? Int == 7947)
+    }
+}
+
 @Suite struct IdentityCommandTests {
     @Test("hearsay id creates a 0600 key in a 0700 data dir, then keeps the same id")
     func createsOnce() throws {

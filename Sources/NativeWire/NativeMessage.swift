@@ -1,0 +1,110 @@
+import HearsayModel
+
+/// A 16-byte message id, random per message; the receiver drops duplicates by it.
+public struct MessageID: Hashable, Sendable, CustomStringConvertible {
+    public let hi: UInt64
+    public let lo: UInt64
+
+    public init(hi: UInt64, lo: UInt64) {
+        self.hi = hi
+        self.lo = lo
+    }
+
+    public static func random<G: RandomNumberGenerator>(using g: inout G) -> MessageID {
+        MessageID(hi: g.next(), lo: g.next())
+    }
+
+    /// 32 lowercase hex digits.
+    public var description: String {
+        func hex(_ v: UInt64) -> String {
+            let s = String(v, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
+        return hex(hi) + hex(lo)
+    }
+
+    public init?(_ text: String) {
+        guard text.utf8.count == 32, let h = UInt64(text.prefix(16), radix: 16), let l = UInt64(text.suffix(16), radix: 16)
+        else { return nil }
+        self.init(hi: h, lo: l)
+    }
+}
+
+/// A chat message as it travels: who wrote it, when (their clock, milliseconds since 1970), what.
+public struct ChatMessage: Hashable, Sendable {
+    public var id: MessageID
+    public var sender: NodeID
+    public var sentAtMillis: Int64
+    public var text: String
+
+    public init(id: MessageID, sender: NodeID, sentAtMillis: Int64, text: String) {
+        self.id = id
+        self.sender = sender
+        self.sentAtMillis = sentAtMillis
+        self.text = text
+    }
+}
+
+/// Why a session or a connection was refused or closed.
+public enum CloseReason: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+    case normal = 0
+    case noCommonVersion = 1
+    case declined = 2
+    case wrongIdentity = 3
+    case badFrame = 4
+    case duplicateConnection = 5
+    case shuttingDown = 6
+
+    public var description: String {
+        switch self {
+        case .normal: "closed"
+        case .noCommonVersion: "no common protocol version"
+        case .declined: "session declined"
+        case .wrongIdentity: "wrong identity"
+        case .badFrame: "bad frame"
+        case .duplicateConnection: "duplicate connection"
+        case .shuttingDown: "shutting down"
+        }
+    }
+}
+
+/// Every message of the native chat protocol (Docs/protocols/native-wire.md). The type byte
+/// values are append-only.
+public enum NativeMessage: Hashable, Sendable {
+    /// First frame each way: the versions this side speaks and who it is.
+    case hello(minVersion: UInt8, maxVersion: UInt8, node: NodeID)
+    /// The connection ends: why, and a human-readable detail.
+    case close(CloseReason, detail: String)
+    /// Asks to open a chat session; the answer is `accept` or `close(.declined)`.
+    case sessionRequest(handle: String)
+    case sessionAccept
+    case message(ChatMessage)
+    /// Stored by the receiver: the sender may drop it from its outbox.
+    case ack(MessageID)
+    case typing(Bool)
+    case read(MessageID)
+    case ping(UInt64)
+    case pong(UInt64)
+
+    public enum Kind: UInt8, Sendable, CaseIterable {
+        case hello = 0x01, close = 0x02
+        case sessionRequest = 0x10, sessionAccept = 0x11
+        case message = 0x20, ack = 0x21, typing = 0x22, read = 0x23
+        case ping = 0x30, pong = 0x31
+    }
+
+    public var kind: Kind {
+        switch self {
+        case .hello: .hello
+        case .close: .close
+        case .sessionRequest: .sessionRequest
+        case .sessionAccept: .sessionAccept
+        case .message: .message
+        case .ack: .ack
+        case .typing: .typing
+        case .read: .read
+        case .ping: .ping
+        case .pong: .pong
+        }
+    }
+}
