@@ -21,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         // Layer 0: identities, presence entries, signatures, byte codecs. No IO.
@@ -48,6 +49,11 @@ let package = Package(
         ),
         // Layer 0: the realm -> protocol database, and the route from a table entry to a session. No IO.
         .target(name: "Realms", dependencies: ["HearsayModel"]),
+        // Layer 1b: durable chat state in SQLite (GRDB): history, outbox, friends, known peers.
+        .target(
+            name: "ChatStore",
+            dependencies: ["HearsayModel", "NativeWire", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         // Layer 0: the native chat protocol's messages and framing (issue 5). No IO.
         .target(name: "NativeWire", dependencies: ["HearsayModel"]),
         // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
@@ -99,6 +105,7 @@ let package = Package(
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
         .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
+        .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "NativeWire", "HearsayModel"]),
         .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
     ],
