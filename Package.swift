@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
     ],
     targets: [
         // Layer 0: identities, presence entries, signatures, byte codecs. No IO.
@@ -53,6 +55,17 @@ let package = Package(
         .target(
             name: "ChatStore",
             dependencies: ["HearsayModel", "NativeWire", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // Layer 1b: TLS 1.3 between nodes, certificates bound to the nodes' identity keys (issue 5).
+        .target(
+            name: "NativeTLS",
+            dependencies: [
+                "HearsayModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
         ),
         // Layer 0: the native chat protocol's messages and framing (issue 5). No IO.
         .target(name: "NativeWire", dependencies: ["HearsayModel"]),
@@ -106,6 +119,15 @@ let package = Package(
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
         .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "NativeWire", "HearsayModel"]),
+        .testTarget(
+            name: "NativeTLSTests",
+            dependencies: [
+                "NativeTLS", "HearsayModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
         .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
     ],
