@@ -67,6 +67,9 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Layer 0: one native connection as a state machine: hello, session policy, messages, acks,
+        // keep-alive (issue 5). No IO.
+        .target(name: "Conversation", dependencies: ["HearsayModel", "NativeWire"]),
         // Layer 0: the native chat protocol's messages and framing (issue 5). No IO.
         .target(name: "NativeWire", dependencies: ["HearsayModel"]),
         // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
@@ -118,6 +121,7 @@ let package = Package(
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
         .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
+        .testTarget(name: "ConversationTests", dependencies: ["Conversation", "NativeWire", "HearsayModel"]),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "NativeWire", "HearsayModel"]),
         .testTarget(
             name: "NativeTLSTests",
