@@ -67,6 +67,17 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Layer 1b: the native realm on the network: TLS listener and dials, one connection per pair.
+        .target(
+            name: "RealmNative",
+            dependencies: [
+                "Conversation", "HearsayModel", "NativeTLS", "NativeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         // Layer 0: one native connection as a state machine: hello, session policy, messages, acks,
         // keep-alive (issue 5). No IO.
         .target(name: "Conversation", dependencies: ["HearsayModel", "NativeWire"]),
@@ -122,6 +133,14 @@ let package = Package(
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
         .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation", "NativeWire", "HearsayModel"]),
+        .testTarget(
+            name: "RealmNativeTests",
+            dependencies: [
+                "RealmNative", "Conversation", "NativeWire", "HearsayModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "ChatStoreTests", dependencies: ["ChatStore", "NativeWire", "HearsayModel"]),
         .testTarget(
             name: "NativeTLSTests",

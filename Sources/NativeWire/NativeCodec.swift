@@ -114,13 +114,19 @@ public struct NativeFrameDecoder: Sendable {
         buffer.append(contentsOf: bytes)
     }
 
+    /// The payload length a 4-byte frame header announces, refused if out of bounds.
+    public static func payloadLength(_ header: some Collection<UInt8>) throws(WireError) -> Int {
+        let n = header.prefix(4).reduce(0) { $0 << 8 | Int($1) }
+        guard n <= NativeCodec.maxFrame else { throw WireError(.oversized, "frame length \(n) above \(NativeCodec.maxFrame)") }
+        guard n > 0 else { throw WireError(.malformed, "empty frame") }
+        return n
+    }
+
     /// The next complete payload, nil if more bytes are needed.
     public mutating func next() throws(WireError) -> [UInt8]? {
         guard pending >= 4 else { return nil }
         let b = buffer
-        let n = Int(b[start]) << 24 | Int(b[start + 1]) << 16 | Int(b[start + 2]) << 8 | Int(b[start + 3])
-        guard n <= NativeCodec.maxFrame else { throw WireError(.oversized, "frame length \(n) above \(NativeCodec.maxFrame)") }
-        guard n > 0 else { throw WireError(.malformed, "empty frame") }
+        let n = try Self.payloadLength(b[start..<start + 4])
         guard pending >= 4 + n else { return nil }
         let payload = Array(b[(start + 4)..<(start + 4 + n)])
         start += 4 + n

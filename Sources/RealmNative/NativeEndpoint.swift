@@ -1,0 +1,294 @@
+import Conversation
+import HearsayModel
+import NIOCore
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import NativeTLS
+import NativeWire
+import Synchronization
+
+/// What the native endpoint needs from the node: its user's policy, friends and known peers,
+/// and where delivered messages and acks go (the store).
+public protocol NativeSessionDelegate: AnyObject, Sendable {
+    func policy() -> SessionPolicy
+    func isFriend(_ id: NodeID) -> Bool
+    /// Whether `id` is a node of the table with this key (the listening side's TLS check).
+    func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool
+    /// Store `message` from `peer`. Return true once it is stored (or was already): it is then acked.
+    func deliver(_ message: ChatMessage, from peer: NodeID) -> Bool
+    func acknowledged(_ id: MessageID, by peer: NodeID)
+    /// `ask` policy: `peer` wants a session; answer with `NativeEndpoint.answer`.
+    func sessionRequested(by peer: NodeID, handle: String)
+    func event(_ event: NativeEvent)
+}
+
+/// What happened on the native endpoint, for logs and counters.
+public enum NativeEvent: Hashable, Sendable {
+    case opened(NodeID)
+    case closed(NodeID?, CloseReason, String)
+    /// A TLS handshake refused: an impostor or an unknown dialer.
+    case refused(String)
+}
+
+/// The native realm's network side: a TLS 1.3 listener on the chat port, outgoing connections,
+/// one `Conversation.Connection` per channel, one connection kept per pair of nodes. Everything
+/// runs on one event loop.
+public final class NativeEndpoint: @unchecked Sendable {
+    public let identity: NodeIdentity
+    public let loop: EventLoop
+    let handle: String
+    weak var delegate: NativeSessionDelegate?
+    let serverContext: NIOSSLContext
+    let clientContext: NIOSSLContext
+    var listener: Channel?
+    /// On the loop: the open or opening connection to each peer, and what waits for it to open.
+    var connections: [NodeID: ConnectionHandler] = [:]
+    /// Peers being dialed (TCP and TLS not through yet).
+    var dialing: Set<NodeID> = []
+    /// Messages for a peer whose session is not open yet. Dropped if it does not open: the
+    /// node's outbox (ChatStore) keeps them and sends them again later.
+    var waiting: [NodeID: [ChatMessage]] = [:]
+
+    public init(identity: NodeIdentity, handle: String, loop: EventLoop, delegate: NativeSessionDelegate) throws {
+        self.identity = identity
+        self.handle = handle
+        self.loop = loop
+        self.delegate = delegate
+        serverContext = try IdentityTLS.serverContext(identity)
+        clientContext = try IdentityTLS.clientContext(identity)
+    }
+
+    /// Listens on `address`; returns the port bound.
+    public func listen(on address: SocketAddress) async throws -> Int {
+        let channel = try await ServerBootstrap(group: loop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture { try self.configure(ch, role: .listener, expected: nil) }
+            }
+            .bind(to: address).get()
+        listener = channel
+        return channel.localAddress?.port ?? 0
+    }
+
+    /// Sends `message` to `peer` at `address`: over the open connection, or after opening one.
+    public func send(_ message: ChatMessage, to peer: NodeID, at address: PeerAddress) {
+        loop.execute {
+            if let c = self.connections[peer], c.connection?.isOpen == true {
+                c.run(c.connection!.send(message))
+                return
+            }
+            self.waiting[peer, default: []].append(message)
+            guard self.connections[peer] == nil, !self.dialing.contains(peer) else { return }
+            self.dial(peer, at: address)
+        }
+    }
+
+    /// The user's answer to `sessionRequested`.
+    public func answer(_ peer: NodeID, accept: Bool) {
+        loop.execute {
+            guard let c = self.connections[peer], var conn = c.connection else { return }
+            let actions = accept ? conn.accept() : conn.decline()
+            c.connection = conn
+            c.run(actions)
+        }
+    }
+
+    public func close() async {
+        let channels: [Channel] = (try? await loop.submit { [self.listener].compactMap { $0 } + self.connections.values.map(\.channel) }.get()) ?? []
+        for c in channels { try? await c.close() }
+    }
+
+    // MARK: On the loop
+
+    func dial(_ peer: NodeID, at address: PeerAddress) {
+        guard let socket = try? SocketAddress(ipAddress: address.host.description, port: Int(address.port)) else { return }
+        dialing.insert(peer)
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(5))
+            .channelInitializer { ch in
+                ch.eventLoop.makeCompletedFuture { try self.configure(ch, role: .dialer, expected: peer) }
+            }
+            .connect(to: socket)
+            .whenComplete { result in
+                guard case .failure(let error) = result else { return }
+                self.dialing.remove(peer)
+                self.waiting[peer] = nil
+                self.delegate?.event(.closed(peer, .normal, "cannot connect to \(address): \(error)"))
+            }
+    }
+
+    func configure(_ ch: Channel, role: Connection.Role, expected: NodeID?) throws {
+        let handler = ConnectionHandler(endpoint: self, channel: ch, role: role, expected: expected)
+        let verify = IdentityTLS.verifier(
+            expected: expected, known: { [weak self] id, key in self?.delegate?.knows(id, publicKey: key) ?? false }
+        ) { [weak self] outcome in
+            switch outcome {
+            case .success(let id): handler.peer = id
+            case .failure(let f): self?.delegate?.event(.refused(f.description))
+            }
+        }
+        let tls: ChannelHandler = role == .listener
+            ? NIOSSLServerHandler(context: serverContext, customVerificationCallback: verify)
+            : try NIOSSLClientHandler(context: clientContext, serverHostname: nil, customVerificationCallback: verify)
+        try ch.pipeline.syncOperations.addHandler(tls)
+        try ch.pipeline.syncOperations.addHandler(ByteToMessageHandler(NativeFrameHandler()))
+        try ch.pipeline.syncOperations.addHandler(handler)
+    }
+
+    /// TLS proved who is on `handler`'s channel: keep it (or the other one of a simultaneous dial).
+    func established(_ handler: ConnectionHandler, peer: NodeID) -> Bool {
+        if handler.role == .dialer { dialing.remove(peer) }
+        if let other = connections[peer], other !== handler {
+            let keepNew = Connection.keepsDialedConnection(me: identity.id, peer: peer, dialedByMe: handler.role == .dialer)
+            let (keep, drop) = keepNew ? (handler, other) : (other, handler)
+            connections[peer] = keep
+            drop.closeQuietly()
+            return keep === handler
+        }
+        connections[peer] = handler
+        return true
+    }
+
+    func opened(_ handler: ConnectionHandler, peer: NodeID) {
+        delegate?.event(.opened(peer))
+        guard var conn = handler.connection else { return }
+        var actions: [ConnectionAction] = []
+        for m in waiting.removeValue(forKey: peer) ?? [] { actions += conn.send(m) }
+        handler.connection = conn
+        handler.run(actions)
+    }
+
+    func closed(_ handler: ConnectionHandler) {
+        if handler.role == .dialer, let peer = handler.expected { dialing.remove(peer) }
+        guard let peer = handler.peer, connections[peer] === handler else { return }
+        connections[peer] = nil
+        if handler.connection?.isOpen != true { waiting[peer] = nil }
+    }
+}
+
+/// Cuts the TLS plaintext into frames (NIO holds the bytes); a bad length closes the connection.
+struct NativeFrameHandler: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let header = buffer.getBytes(at: buffer.readerIndex, length: 4) else { return .needMoreData }
+        let n = try NativeFrameDecoder.payloadLength(header)
+        guard buffer.readableBytes >= 4 + n else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        context.fireChannelRead(wrapInboundOut(buffer.readBytes(length: n)!))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        try decode(context: context, buffer: &buffer)
+    }
+}
+
+/// One channel: runs its `Connection` and carries out its actions.
+final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = [UInt8]
+    typealias OutboundOut = ByteBuffer
+
+    unowned let endpoint: NativeEndpoint
+    let channel: Channel
+    let role: Connection.Role
+    /// The node a dialed connection is meant for.
+    let expected: NodeID?
+    var peer: NodeID?
+    var connection: Connection?
+    var keepAlive: RepeatedTask?
+
+    init(endpoint: NativeEndpoint, channel: Channel, role: Connection.Role, expected: NodeID?) {
+        self.endpoint = endpoint
+        self.channel = channel
+        self.role = role
+        self.expected = expected
+    }
+
+    static func millis() -> Int64 { Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if case TLSUserEvent.handshakeCompleted = event, let peer {
+            guard endpoint.established(self, peer: peer) else { return }
+            var c = Connection(me: endpoint.identity.id, peer: peer, role: role, nowMillis: Self.millis())
+            let actions = c.start()
+            connection = c
+            run(actions)
+            keepAlive = context.eventLoop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { [weak self] _ in
+                guard let self, var c = self.connection else { return }
+                let a = c.tick(nowMillis: Self.millis())
+                self.connection = c
+                self.run(a)
+            }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard var c = connection, let delegate = endpoint.delegate else { return }
+        let message: NativeMessage
+        do { message = try NativeCodec.decode(unwrapInboundIn(data)) } catch {
+            let a = c.close(.badFrame, "\(error)")
+            connection = c
+            run(a)
+            return
+        }
+        let wasNegotiated = { if case .negotiated = c.state { true } else { false } }()
+        let actions = c.received(message, nowMillis: Self.millis(), policy: delegate.policy(),
+                                 isFriend: delegate.isFriend(c.peer))
+        connection = c
+        run(actions)
+        // The dialer asks for its session as soon as the hellos are through.
+        if role == .dialer, !wasNegotiated, case .negotiated = c.state {
+            let a = c.requestSession(handle: endpoint.handle)
+            connection = c
+            run(a)
+        }
+    }
+
+    func run(_ actions: [ConnectionAction]) {
+        guard let delegate = endpoint.delegate, let peer else { return }
+        for a in actions {
+            switch a {
+            case .send(let m):
+                var b = channel.allocator.buffer(capacity: 64)
+                b.writeBytes(NativeCodec.frame(m))
+                channel.writeAndFlush(b, promise: nil)
+            case .close(let reason, let detail):
+                delegate.event(.closed(peer, reason, detail))
+                channel.close(promise: nil)
+            case .askUser(let handle):
+                delegate.sessionRequested(by: peer, handle: handle)
+            case .sessionOpen:
+                endpoint.opened(self, peer: peer)
+            case .deliver(let m):
+                if delegate.deliver(m, from: peer), var c = connection {
+                    let ack = c.stored(m.id)
+                    connection = c
+                    run(ack)
+                }
+            case .acknowledged(let id):
+                delegate.acknowledged(id, by: peer)
+            case .typing, .read:
+                break  // shown by the chat client (later)
+            }
+        }
+    }
+
+    func closeQuietly() {
+        peer = nil  // no longer stands for the pair
+        channel.close(promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        keepAlive?.cancel()
+        endpoint.closed(self)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let peer { endpoint.delegate?.event(.closed(peer, .badFrame, "\(error)")) }
+        context.close(promise: nil)
+    }
+}

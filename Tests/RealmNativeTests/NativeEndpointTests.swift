@@ -1,0 +1,145 @@
+import Conversation
+import HearsayModel
+import NIOCore
+import NIOPosix
+import NativeWire
+import RealmNative
+import Synchronization
+import Testing
+
+/// A node's side of the native endpoint, in memory: what it knows, what it stored, what it saw.
+final class Peer: NativeSessionDelegate, @unchecked Sendable {
+    struct State {
+        var known: [NodeID: [UInt8]] = [:]
+        var friends: Set<NodeID> = []
+        var policy = SessionPolicy.everyone
+        var stored: [ChatMessage] = []
+        var acks: [MessageID] = []
+        var events: [NativeEvent] = []
+        var requests: [NodeID] = []
+    }
+
+    let identity: NodeIdentity
+    let state = Mutex(State())
+    var endpoint: NativeEndpoint!
+    var port = 0
+
+    init(_ seed: UInt64) {
+        var rng = SeededRandom(seed: 0xE1D + seed)
+        identity = NodeIdentity.deterministic(using: &rng)
+    }
+
+    var address: PeerAddress { PeerAddress(host: .ipv4(127, 0, 0, 1), port: UInt16(port)) }
+
+    func start() async throws {
+        endpoint = try NativeEndpoint(identity: identity, handle: "n\(identity.id.short)",
+                                      loop: MultiThreadedEventLoopGroup.singleton.next(), delegate: self)
+        port = try await endpoint.listen(on: try SocketAddress(ipAddress: "127.0.0.1", port: 0))
+    }
+
+    func meet(_ other: Peer) { state.withLock { $0.known[other.identity.id] = other.identity.publicKey } }
+
+    func policy() -> SessionPolicy { state.withLock { $0.policy } }
+    func isFriend(_ id: NodeID) -> Bool { state.withLock { $0.friends.contains(id) } }
+    func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool { state.withLock { $0.known[id] == publicKey } }
+    func deliver(_ message: ChatMessage, from peer: NodeID) -> Bool {
+        state.withLock { s in
+            if !s.stored.contains(where: { $0.id == message.id }) { s.stored.append(message) }
+        }
+        return true
+    }
+    func acknowledged(_ id: MessageID, by peer: NodeID) { state.withLock { $0.acks.append(id) } }
+    func sessionRequested(by peer: NodeID, handle: String) { state.withLock { $0.requests.append(peer) } }
+    func event(_ e: NativeEvent) { state.withLock { $0.events.append(e) } }
+
+    func message(_ n: UInt64, _ text: String? = nil) -> ChatMessage {
+        ChatMessage(id: MessageID(hi: identity.id.hi, lo: n), sender: identity.id, sentAtMillis: Int64(n), text: text ?? "m\(n)")
+    }
+}
+
+/// Polls `condition` every 20 ms for at most `seconds`.
+func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+    for _ in 0..<Int(seconds * 50) {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return condition()
+}
+
+@Suite struct NativeEndpointTests {
+    @Test func messagesBothWaysOverOneConnection() async throws {
+        let a = Peer(1), b = Peer(2)
+        try await a.start()
+        try await b.start()
+        a.meet(b)
+        b.meet(a)
+        for n in 1...3 { a.endpoint.send(a.message(UInt64(n)), to: b.identity.id, at: b.address) }
+        #expect(await eventually { b.state.withLock { $0.stored.count } == 3 })
+        #expect(b.state.withLock { $0.stored.map(\.text) } == ["m1", "m2", "m3"])
+        #expect(await eventually { a.state.withLock { $0.acks.count } == 3 })
+        b.endpoint.send(b.message(1, "hi back"), to: a.identity.id, at: a.address)
+        #expect(await eventually { a.state.withLock { $0.stored.map(\.text) } == ["hi back"] })
+        // One connection for the pair: one `opened` on each side.
+        let opened = { (p: Peer) in p.state.withLock { $0.events.filter { if case .opened = $0 { true } else { false } }.count } }
+        #expect(opened(a) == 1)
+        #expect(opened(b) == 1)
+        await a.endpoint.close()
+        await b.endpoint.close()
+    }
+
+    @Test func anImpostorAtThePeersAddressIsRefusedAndGetsNothing() async throws {
+        let a = Peer(1), b = Peer(2), impostor = Peer(3)
+        try await a.start()
+        try await impostor.start()
+        impostor.meet(a)
+        a.meet(b)
+        // a wants b, but the address answers with the impostor's key.
+        a.endpoint.send(a.message(1), to: b.identity.id, at: impostor.address)
+        #expect(await eventually { a.state.withLock { $0.events.contains { if case .refused = $0 { true } else { false } } } })
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(impostor.state.withLock { $0.stored.isEmpty })
+        #expect(a.state.withLock { $0.acks.isEmpty })
+        await a.endpoint.close()
+        await impostor.endpoint.close()
+    }
+
+    @Test func aStrangerUnderTheFriendsPolicyIsDeclinedAndNothingReachesTheStore() async throws {
+        let a = Peer(1), b = Peer(2)
+        try await a.start()
+        try await b.start()
+        a.meet(b)
+        b.meet(a)
+        b.state.withLock { $0.policy = .friends }
+        a.endpoint.send(a.message(1), to: b.identity.id, at: b.address)
+        #expect(await eventually { a.state.withLock { $0.events.contains { if case .closed(_, .declined, _) = $0 { true } else { false } } } })
+        #expect(b.state.withLock { $0.stored.isEmpty })
+        // Made a friend, the next attempt goes through.
+        _ = b.state.withLock { $0.friends.insert(a.identity.id) }
+        a.endpoint.send(a.message(2), to: b.identity.id, at: b.address)
+        #expect(await eventually { b.state.withLock { $0.stored.map(\.text) } == ["m2"] })
+        await a.endpoint.close()
+        await b.endpoint.close()
+    }
+
+    @Test func garbageOnTheChatPortClosesThatConnectionOnly() async throws {
+        let a = Peer(1), b = Peer(2)
+        try await a.start()
+        try await b.start()
+        a.meet(b)
+        b.meet(a)
+        a.endpoint.send(a.message(1), to: b.identity.id, at: b.address)
+        #expect(await eventually { b.state.withLock { $0.stored.count } == 1 })
+        // Plain bytes, not TLS, on b's port.
+        let raw = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connect(host: "127.0.0.1", port: b.port).get()
+        var junk = raw.allocator.buffer(capacity: 64)
+        junk.writeBytes((0..<64).map { UInt8(truncatingIfNeeded: $0 &* 37) })
+        try await raw.writeAndFlush(junk)
+        #expect(await eventually { !raw.isActive })
+        // The session between a and b goes on.
+        a.endpoint.send(a.message(2), to: b.identity.id, at: b.address)
+        #expect(await eventually { b.state.withLock { $0.stored.count } == 2 })
+        await a.endpoint.close()
+        await b.endpoint.close()
+    }
+}
