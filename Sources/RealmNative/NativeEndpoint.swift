@@ -75,10 +75,12 @@ public final class NativeEndpoint: @unchecked Sendable {
     public func send(_ message: ChatMessage, to peer: NodeID, at address: PeerAddress) {
         loop.execute {
             if let c = self.connections[peer], c.connection?.isOpen == true {
-                c.run(c.connection!.send(message))
+                c.sendChat(message)
                 return
             }
-            self.waiting[peer, default: []].append(message)
+            if self.waiting[peer]?.contains(where: { $0.id == message.id }) != true {
+                self.waiting[peer, default: []].append(message)
+            }
             guard self.connections[peer] == nil, !self.dialing.contains(peer) else { return }
             self.dial(peer, at: address)
         }
@@ -92,6 +94,11 @@ public final class NativeEndpoint: @unchecked Sendable {
             c.connection = conn
             c.run(actions)
         }
+    }
+
+    /// The peers with a connection kept now (for tests and `hearsay doctor`).
+    public func connectedPeers() async -> Set<NodeID> {
+        (try? await loop.submit { Set(self.connections.keys) }.get()) ?? []
     }
 
     public func close() async {
@@ -143,7 +150,12 @@ public final class NativeEndpoint: @unchecked Sendable {
             let keepNew = Connection.keepsDialedConnection(me: identity.id, peer: peer, dialedByMe: handler.role == .dialer)
             let (keep, drop) = keepNew ? (handler, other) : (other, handler)
             connections[peer] = keep
+            // What went out on the dropped connection without an ack goes again on the kept one
+            // (the receiver drops duplicates by message id).
+            requeue(drop.unacked, for: peer)
+            drop.unacked = []
             drop.closeQuietly()
+            flush(peer)
             return keep === handler
         }
         connections[peer] = handler
@@ -152,18 +164,37 @@ public final class NativeEndpoint: @unchecked Sendable {
 
     func opened(_ handler: ConnectionHandler, peer: NodeID) {
         delegate?.event(.opened(peer))
-        guard var conn = handler.connection else { return }
-        var actions: [ConnectionAction] = []
-        for m in waiting.removeValue(forKey: peer) ?? [] { actions += conn.send(m) }
-        handler.connection = conn
-        handler.run(actions)
+        flush(peer)
     }
 
+    /// A connection ended. Refused by the peer or by this side (declined, wrong identity, no
+    /// common version...): what waited for it is dropped (the outbox keeps it). Otherwise (the
+    /// losing side of a simultaneous dial, a broken link) its unacked messages wait for the next
+    /// connection, which may already be on its way.
     func closed(_ handler: ConnectionHandler) {
         if handler.role == .dialer, let peer = handler.expected { dialing.remove(peer) }
-        guard let peer = handler.peer, connections[peer] === handler else { return }
-        connections[peer] = nil
-        if handler.connection?.isOpen != true { waiting[peer] = nil }
+        guard let peer = handler.peer else { return }
+        if connections[peer] === handler { connections[peer] = nil }
+        if case .closed(let reason)? = handler.connection?.state, reason != .normal {
+            if connections[peer] == nil { waiting[peer] = nil }
+            return
+        }
+        requeue(handler.unacked, for: peer)
+        handler.unacked = []
+        flush(peer)
+    }
+
+    /// Puts messages back in front of what waits for `peer`, once each.
+    func requeue(_ messages: [ChatMessage], for peer: NodeID) {
+        guard !messages.isEmpty else { return }
+        let queued = waiting[peer] ?? []
+        waiting[peer] = messages.filter { m in !queued.contains { $0.id == m.id } } + queued
+    }
+
+    /// Sends what waits for `peer` if its connection is open.
+    func flush(_ peer: NodeID) {
+        guard let c = connections[peer], c.connection?.isOpen == true else { return }
+        for m in waiting.removeValue(forKey: peer) ?? [] { c.sendChat(m) }
     }
 }
 
@@ -198,6 +229,8 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var peer: NodeID?
     var connection: Connection?
     var keepAlive: RepeatedTask?
+    /// Chat messages sent on this connection and not acknowledged yet, in order.
+    var unacked: [ChatMessage] = []
 
     init(endpoint: NativeEndpoint, channel: Channel, role: Connection.Role, expected: NodeID?) {
         self.endpoint = endpoint
@@ -247,6 +280,15 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// Sends a chat message on the open session and remembers it until its ack.
+    func sendChat(_ m: ChatMessage) {
+        guard var c = connection else { return }
+        let a = c.send(m)
+        connection = c
+        if !a.isEmpty { unacked.append(m) }
+        run(a)
+    }
+
     func run(_ actions: [ConnectionAction]) {
         guard let delegate = endpoint.delegate, let peer else { return }
         for a in actions {
@@ -269,6 +311,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                     run(ack)
                 }
             case .acknowledged(let id):
+                unacked.removeAll { $0.id == id }
                 delegate.acknowledged(id, by: peer)
             case .typing, .read:
                 break  // shown by the chat client (later)

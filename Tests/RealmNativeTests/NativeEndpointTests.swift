@@ -58,12 +58,12 @@ final class Peer: NativeSessionDelegate, @unchecked Sendable {
 }
 
 /// Polls `condition` every 20 ms for at most `seconds`.
-func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
     for _ in 0..<Int(seconds * 50) {
-        if condition() { return true }
+        if await condition() { return true }
         try? await Task.sleep(for: .milliseconds(20))
     }
-    return condition()
+    return await condition()
 }
 
 @Suite struct NativeEndpointTests {
@@ -141,5 +141,28 @@ func eventually(_ seconds: Double = 5, _ condition: () -> Bool) async -> Bool {
         #expect(await eventually { b.state.withLock { $0.stored.count } == 2 })
         await a.endpoint.close()
         await b.endpoint.close()
+    }
+
+    @Test func simultaneousDialsEndWithOneConnectionAndEveryMessageDelivered() async throws {
+        for round in 0..<5 {
+            let a = Peer(10 + UInt64(round) * 2), b = Peer(11 + UInt64(round) * 2)
+            try await a.start()
+            try await b.start()
+            a.meet(b)
+            b.meet(a)
+            // Both dial at once.
+            a.endpoint.send(a.message(1), to: b.identity.id, at: b.address)
+            b.endpoint.send(b.message(1), to: a.identity.id, at: a.address)
+            // Whichever connection loses, its unacked message goes again on the kept one.
+            #expect(await eventually { a.state.withLock { $0.stored.count } == 1 && b.state.withLock { $0.stored.count } == 1 },
+                    "round \(round): a stored \(a.state.withLock { $0.stored.count }), b \(b.state.withLock { $0.stored.count }); a saw \(a.state.withLock { $0.events }), b saw \(b.state.withLock { $0.events })")
+            #expect(await eventually { a.state.withLock { $0.acks.count } == 1 && b.state.withLock { $0.acks.count } == 1 })
+            #expect(await eventually { await a.endpoint.connectedPeers() == [b.identity.id] })
+            #expect(await b.endpoint.connectedPeers() == [a.identity.id])
+            a.endpoint.send(a.message(2), to: b.identity.id, at: b.address)
+            #expect(await eventually { b.state.withLock { $0.stored.count } == 2 })
+            await a.endpoint.close()
+            await b.endpoint.close()
+        }
     }
 }
