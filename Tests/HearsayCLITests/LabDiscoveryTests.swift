@@ -91,10 +91,13 @@ final class Lab: @unchecked Sendable {
         return (r.status, r.out.split(separator: "\n").map(String.init))
     }
 
-    /// `avahi-browse -rpt TYPE` on `host`: the resolved (`=`) lines, split at `;`.
+    /// `avahi-browse -rpt TYPE` on `host`: the resolved (`=`) lines, split at `;`. Bounded to 5 s:
+    /// avahi-browse was once seen waiting for ever on a resolver right after a daemon restart.
     func browse(_ host: String, _ type: String = "_hearsay._udp") throws -> [[String]] {
-        try lab(["exec", host, "avahi-browse", "-rpt", type]).split(separator: "\n")
-            .filter { $0.hasPrefix("=") }.map { $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init) }
+        let r = try runToEnd([Self.script, "exec", host, "timeout", "-s", "KILL", "5", "avahi-browse", "-rpt", type],
+                             environment: ["LAB": name])
+        return r.out.split(separator: "\n").filter { $0.hasPrefix("=") }
+            .map { $0.split(separator: ";", omittingEmptySubsequences: false).map(String.init) }
     }
 }
 
