@@ -98,12 +98,26 @@ public struct CodecFuzzer {
         return x
     }
 
+    /// Runs one decode attempt: a `WireError` is a refusal (counted), a `Finding` or any other
+    /// error is a finding.
+    mutating func attempt(_ input: [UInt8], _ body: (inout CodecFuzzer) throws -> Void) throws(Finding) {
+        do {
+            try body(&self)
+        } catch let e as WireError {
+            refused[e.reason, default: 0] += 1
+        } catch let f as Finding {
+            throw f
+        } catch {
+            throw Finding(input: input, description: "unexpected error \(error)")
+        }
+    }
+
     /// Decodes one input as a datagram and as a stream message; checks the round trip.
     public mutating func check(_ input: [UInt8]) throws(Finding) {
         for stream in [false, true] {
-            do {
+            try attempt(input) { f in
                 let m = stream ? try GossipCodec.decodeStream(input) : try GossipCodec.decodeDatagram(input, maxSize: 65_507)
-                accepted += 1
+                f.accepted += 1
                 let again = GossipCodec.encode(m)
                 guard GossipCodec.encodedSize(m) == again.count else {
                     throw Finding(input: input, description: "encodedSize \(GossipCodec.encodedSize(m)) != \(again.count)")
@@ -112,32 +126,20 @@ public struct CodecFuzzer {
                 guard GossipCodec.encode(m2) == again else {
                     throw Finding(input: input, description: "decode ∘ encode is not stable for \(m.name)")
                 }
-                if corpus.count < 512 { corpus.append(input) }
-            } catch let e as WireError {
-                refused[e.reason, default: 0] += 1
-            } catch let f as Finding {
-                throw f
-            } catch {
-                throw Finding(input: input, description: "unexpected error \(error)")
+                if f.corpus.count < 512 { f.corpus.append(input) }
             }
         }
     }
 
     /// Decodes one input as a native chat payload; checks the round trip.
     mutating func checkNative(_ input: [UInt8]) throws(Finding) {
-        do {
+        try attempt(input) { f in
             let m = try NativeCodec.decode(input)
-            accepted += 1
+            f.accepted += 1
             let again = NativeCodec.encode(m)
             guard try NativeCodec.decode(again) == m, NativeCodec.encode(try NativeCodec.decode(again)) == again else {
                 throw Finding(input: input, description: "native decode ∘ encode is not stable for \(m.kind)")
             }
-        } catch let e as WireError {
-            refused[e.reason, default: 0] += 1
-        } catch let f as Finding {
-            throw f
-        } catch {
-            throw Finding(input: input, description: "unexpected error \(error)")
         }
     }
 

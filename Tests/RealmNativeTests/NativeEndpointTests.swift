@@ -66,13 +66,19 @@ func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> B
     return await condition()
 }
 
+/// Two started peers that know each other.
+func knownPair(_ x: UInt64 = 1, _ y: UInt64 = 2) async throws -> (Peer, Peer) {
+    let a = Peer(x), b = Peer(y)
+    try await a.start()
+    try await b.start()
+    a.meet(b)
+    b.meet(a)
+    return (a, b)
+}
+
 @Suite struct NativeEndpointTests {
     @Test func messagesBothWaysOverOneConnection() async throws {
-        let a = Peer(1), b = Peer(2)
-        try await a.start()
-        try await b.start()
-        a.meet(b)
-        b.meet(a)
+        let (a, b) = try await knownPair()
         for n in 1...3 { a.endpoint.send(a.message(UInt64(n)), to: b.identity.id, at: b.address) }
         #expect(await eventually { b.state.withLock { $0.stored.count } == 3 })
         #expect(b.state.withLock { $0.stored.map(\.text) } == ["m1", "m2", "m3"])
@@ -104,11 +110,7 @@ func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> B
     }
 
     @Test func aStrangerUnderTheFriendsPolicyIsDeclinedAndNothingReachesTheStore() async throws {
-        let a = Peer(1), b = Peer(2)
-        try await a.start()
-        try await b.start()
-        a.meet(b)
-        b.meet(a)
+        let (a, b) = try await knownPair()
         b.state.withLock { $0.policy = .friends }
         a.endpoint.send(a.message(1), to: b.identity.id, at: b.address)
         #expect(await eventually { a.state.withLock { $0.events.contains { if case .closed(_, .declined, _) = $0 { true } else { false } } } })
@@ -122,11 +124,7 @@ func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> B
     }
 
     @Test func garbageOnTheChatPortClosesThatConnectionOnly() async throws {
-        let a = Peer(1), b = Peer(2)
-        try await a.start()
-        try await b.start()
-        a.meet(b)
-        b.meet(a)
+        let (a, b) = try await knownPair()
         a.endpoint.send(a.message(1), to: b.identity.id, at: b.address)
         #expect(await eventually { b.state.withLock { $0.stored.count } == 1 })
         // Plain bytes, not TLS, on b's port.
@@ -145,11 +143,7 @@ func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> B
 
     @Test func simultaneousDialsEndWithOneConnectionAndEveryMessageDelivered() async throws {
         for round in 0..<5 {
-            let a = Peer(10 + UInt64(round) * 2), b = Peer(11 + UInt64(round) * 2)
-            try await a.start()
-            try await b.start()
-            a.meet(b)
-            b.meet(a)
+            let (a, b) = try await knownPair(10 + UInt64(round) * 2, 11 + UInt64(round) * 2)
             // Both dial at once.
             a.endpoint.send(a.message(1), to: b.identity.id, at: b.address)
             b.endpoint.send(b.message(1), to: a.identity.id, at: a.address)
