@@ -72,6 +72,7 @@ let package = Package(
             name: "RealmNative",
             dependencies: [
                 "Conversation", "HearsayModel", "NativeTLS", "NativeWire",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOTLS", package: "swift-nio"),
@@ -105,6 +106,8 @@ let package = Package(
             name: "HearsayNode",
             dependencies: [
                 "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi",
+                "ChatStore", "Conversation", "NativeWire", "RealmNative", "Realms",
+                .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -117,6 +120,7 @@ let package = Package(
             name: "HearsayCLI",
             dependencies: [
                 "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery", "DiscoveryAvahi", "Realms",
+                "ChatStore", "Conversation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -152,7 +156,15 @@ let package = Package(
             ]
         ),
         .testTarget(name: "HearsaySimTests", dependencies: ["HearsaySim", "Gossip", "HearsayModel"]),
-        .testTarget(name: "HearsayCLITests", dependencies: ["HearsayCLI", "HearsayNode", "HearsayModel"]),
+        .testTarget(
+            name: "HearsayCLITests",
+            dependencies: [
+                "HearsayCLI", "HearsayNode", "HearsayModel", "NativeTLS", "NativeWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )

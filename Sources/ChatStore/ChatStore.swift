@@ -40,6 +40,46 @@ public struct OutboxItem: Hashable, Sendable {
     public var nextAttemptMillis: Int64
 }
 
+/// One write of a group commit (`ChatStore.commit`).
+public enum StoreOp: Sendable, Hashable {
+    case queue(ChatMessage, to: NodeID)
+    case receive(ChatMessage, from: NodeID)
+    case acknowledged(MessageID)
+    case attempted(MessageID, nextAttemptMillis: Int64)
+    case markRead(MessageID)
+    /// A peer seen in the table: its handle, realm, key and address, kept for when it is gone.
+    case rememberPeer(KnownPeer)
+}
+
+/// A peer the node has seen in the table (so that a conversation with someone offline, or gone
+/// from the table, still has a name and a key).
+public struct KnownPeer: Hashable, Sendable {
+    public var id: NodeID
+    public var handle: String
+    public var realm: String
+    public var publicKey: [UInt8]
+    public var address: String?
+    public var lastSeenMillis: Int64
+
+    public init(id: NodeID, handle: String, realm: String, publicKey: [UInt8], address: String?, lastSeenMillis: Int64) {
+        self.id = id
+        self.handle = handle
+        self.realm = realm
+        self.publicKey = publicKey
+        self.address = address
+        self.lastSeenMillis = lastSeenMillis
+    }
+}
+
+/// One conversation in the list of conversations: with whom, how many unread, the last message.
+public struct ConversationSummary: Hashable, Sendable {
+    public var peer: NodeID
+    public var messages: Int
+    public var unread: Int
+    public var queued: Int
+    public var last: StoredMessage?
+}
+
 /// Whether an incoming message was new.
 public enum Receipt: Sendable, Equatable { case stored, duplicate }
 
@@ -60,14 +100,28 @@ public struct StoreError: Error, CustomStringConvertible, Sendable {
 public final class ChatStore: Sendable {
     let db: DatabaseQueue
 
+    /// How hard a commit waits for the disk.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// `synchronous = NORMAL` in WAL mode: a commit survives the process being killed (the
+        /// default: what `kill -9` tests prove); the last commits may be lost if the machine loses power.
+        case process
+        /// `synchronous = FULL`: each commit is fsynced, and survives a power cut too.
+        case power
+    }
+
     /// Opens (creating, migrating) the store at `path`; `nil`: in memory, for tests.
-    public init(path: String?) throws(StoreError) {
+    public init(path: String?, durability: Durability = .process) throws(StoreError) {
         do {
             var config = Configuration()
             config.foreignKeysEnabled = true
             config.label = "hearsay.chat"
             db = try path.map { try DatabaseQueue(path: $0, configuration: config) } ?? DatabaseQueue(configuration: config)
-            if path != nil { try db.writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") } }
+            if path != nil {
+                try db.writeWithoutTransaction {
+                    try $0.execute(sql: "PRAGMA journal_mode = WAL")
+                    try $0.execute(sql: durability == .power ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL")
+                }
+            }
             try Self.migrator.migrate(db)
         } catch {
             throw StoreError(description: "cannot open the chat store \(path ?? ":memory:"): \(error)")
@@ -183,12 +237,94 @@ public final class ChatStore: Sendable {
         }
     }
 
+    // MARK: Group commit
+
+    /// Applies `ops` in order in one transaction (one WAL commit for the lot): the node's writer
+    /// gathers what arrives while the previous commit runs. Returns one flag per op: `queue` and
+    /// `receive` true when stored (false: the id was already there), `acknowledged` true when it
+    /// took the message out of the outbox, `attempted` and `markRead` true when the row exists.
+    public func commit(_ ops: [StoreOp]) throws(StoreError) -> [Bool] {
+        try write { db in
+            var out = [Bool]()
+            out.reserveCapacity(ops.count)
+            for op in ops {
+                switch op {
+                case .queue(let m, let peer):
+                    try db.cachedStatement(sql: """
+                        INSERT OR IGNORE INTO message (id, peer, direction, sender, text, sent_at, state)
+                        VALUES (?, ?, 'out', ?, ?, ?, 'queued')
+                        """).execute(arguments: [m.id.description, peer.base32, m.sender.base32, m.text, m.sentAtMillis])
+                    guard db.changesCount > 0 else { out.append(false); continue }
+                    try db.cachedStatement(sql: "INSERT INTO outbox (message_id, peer) VALUES (?, ?)")
+                        .execute(arguments: [m.id.description, peer.base32])
+                    out.append(true)
+                case .receive(let m, let peer):
+                    try db.cachedStatement(sql: """
+                        INSERT OR IGNORE INTO message (id, peer, direction, sender, text, sent_at, state)
+                        VALUES (?, ?, 'in', ?, ?, ?, 'received')
+                        """).execute(arguments: [m.id.description, peer.base32, m.sender.base32, m.text, m.sentAtMillis])
+                    out.append(db.changesCount > 0)
+                case .acknowledged(let id):
+                    try db.cachedStatement(sql: "DELETE FROM outbox WHERE message_id = ?").execute(arguments: [id.description])
+                    guard db.changesCount > 0 else { out.append(false); continue }
+                    try db.cachedStatement(sql: "UPDATE message SET state = 'delivered' WHERE id = ? AND state = 'queued'")
+                        .execute(arguments: [id.description])
+                    out.append(true)
+                case .attempted(let id, let next):
+                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE message_id = ?")
+                        .execute(arguments: [next, id.description])
+                    out.append(db.changesCount > 0)
+                case .rememberPeer(let p):
+                    try Self.remember(db, p)
+                    out.append(true)
+                case .markRead(let id):
+                    try db.cachedStatement(sql: "UPDATE message SET state = 'read' WHERE id = ? AND state IN ('received', 'delivered')")
+                        .execute(arguments: [id.description])
+                    out.append(db.changesCount > 0)
+                }
+            }
+            return out
+        }
+    }
+
     // MARK: History
 
-    /// The conversation with `peer`, in the order messages were stored.
-    public func history(with peer: NodeID) throws(StoreError) -> [StoredMessage] {
+    /// The conversation with `peer`, in the order messages were stored; with `limit`, the last
+    /// `limit` of them (still oldest first).
+    public func history(with peer: NodeID, limit: Int? = nil) throws(StoreError) -> [StoredMessage] {
         try read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE peer = ? ORDER BY seq", arguments: [peer.base32]).map(Self.stored)
+            guard let limit else {
+                return try Row.fetchAll(db, sql: "SELECT * FROM message WHERE peer = ? ORDER BY seq", arguments: [peer.base32])
+                    .map(Self.stored)
+            }
+            return try Row.fetchAll(db, sql: "SELECT * FROM message WHERE peer = ? ORDER BY seq DESC LIMIT ?",
+                                    arguments: [peer.base32, limit]).map(Self.stored).reversed()
+        }
+    }
+
+    /// Every conversation: message, unread and queued counts and the last message, most recent first.
+    public func conversations() throws(StoreError) -> [ConversationSummary] {
+        try read { db in
+            let rows = try Row.fetchAll(db, sql: """
+                SELECT peer, COUNT(*) AS n,
+                  SUM(CASE WHEN direction = 'in' AND state = 'received' THEN 1 ELSE 0 END) AS unread,
+                  SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued,
+                  MAX(seq) AS last FROM message GROUP BY peer ORDER BY last DESC
+                """)
+            return try rows.compactMap { row -> ConversationSummary? in
+                guard let peer = NodeID(row["peer"] as String) else { return nil }
+                let last = try Row.fetchOne(db, sql: "SELECT * FROM message WHERE seq = ?", arguments: [row["last"] as Int64])
+                    .map(Self.stored)
+                return ConversationSummary(peer: peer, messages: row["n"], unread: row["unread"], queued: row["queued"], last: last)
+            }
+        }
+    }
+
+    /// The incoming messages from `peer` not read yet, oldest first.
+    public func unread(from peer: NodeID) throws(StoreError) -> [StoredMessage] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM message WHERE peer = ? AND direction = 'in' AND state = 'received' ORDER BY seq",
+                             arguments: [peer.base32]).map(Self.stored)
         }
     }
 
@@ -229,11 +365,28 @@ public final class ChatStore: Sendable {
     public func rememberPeer(_ id: NodeID, handle: String, realm: String, publicKey: [UInt8], address: String?,
                              atMillis: Int64) throws(StoreError) {
         try write { db in
-            try db.execute(sql: """
-                INSERT INTO peer (id, handle, realm, public_key, last_address, last_seen) VALUES (?, ?, ?, ?, ?, ?)
-                ON CONFLICT(id) DO UPDATE SET handle = excluded.handle, realm = excluded.realm,
-                  public_key = excluded.public_key, last_address = excluded.last_address, last_seen = excluded.last_seen
-                """, arguments: [id.base32, handle, realm, Data(publicKey), address, atMillis])
+            try Self.remember(db, KnownPeer(id: id, handle: handle, realm: realm, publicKey: publicKey, address: address,
+                                            lastSeenMillis: atMillis))
+        }
+    }
+
+    static func remember(_ db: Database, _ p: KnownPeer) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO peer (id, handle, realm, public_key, last_address, last_seen) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET handle = excluded.handle, realm = excluded.realm,
+              public_key = excluded.public_key, last_address = excluded.last_address, last_seen = excluded.last_seen
+            """).execute(arguments: [p.id.base32, p.handle, p.realm, Data(p.publicKey), p.address, p.lastSeenMillis])
+    }
+
+    /// Every peer remembered, by handle.
+    public func knownPeers() throws(StoreError) -> [KnownPeer] {
+        try read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM peer ORDER BY handle, id").compactMap { row in
+                guard let id = NodeID(row["id"] as String) else { return nil }
+                let key: Data? = row["public_key"]
+                return KnownPeer(id: id, handle: row["handle"], realm: row["realm"], publicKey: key.map { Array($0) } ?? [],
+                                 address: row["last_address"], lastSeenMillis: row["last_seen"])
+            }
         }
     }
 

@@ -26,3 +26,20 @@ extension GossipInstance {
         return finish()
     }
 }
+
+extension GossipInstance {
+    /// `peer` showed that it does not know this node yet (it refused a chat session from an
+    /// unknown key: it restarted and has not heard of this node since). A join-kind sync to its
+    /// gossip address carries this node's entry at once, and the answer brings its table, instead
+    /// of waiting for anti-entropy to get there.
+    public mutating func introduce(to peer: NodeID, now: Instant) -> [Directive] {
+        begin(now)
+        guard !hasLeft, peer != id, let mine = table[id], let m = table[peer], m.state.isLive,
+            let address = m.entry.entry.gossipAddress
+        else { return finish() }
+        stats.syncsStarted += 1
+        stream(.syncRequest(SyncRequest(kind: .join, from: id, root: table.root, count: UInt32(table.count),
+                                        records: [record(mine)])), to: address)
+        return finish()
+    }
+}

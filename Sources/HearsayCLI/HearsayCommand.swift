@@ -8,7 +8,8 @@ public struct HearsayCommand: AsyncParsableCommand {
         abstract: "Serverless instant messaging for local networks and overlays.",
         subcommands: [
             NodeCommand.self, TableCommand.self, MembersCommand.self, StatusCommand.self, MetricsCommand.self, IdCommand.self, DoctorCommand.self,
-            ProtocolsCommand.self,
+            ProtocolsCommand.self, ChatCommand.self, SendCommand.self, HistoryCommand.self, FriendsCommand.self,
+            RequestsCommand.self,
             SimCommand.self,
         ]
     )

@@ -12,6 +12,8 @@ import FoundationEssentials
 import Foundation
 #endif
 import Gossip
+import ChatStore
+import Conversation
 import Discovery
 import HearsayModel
 import HearsayNode
@@ -51,6 +53,18 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Interface name prefixes to skip (PREFIX[,PREFIX...]; empty: none). Default: container bridges, veths, VPN tunnels (docker, br-, veth, virbr, tun, tap, wg, tailscale, zt, ...).")
     var skipInterfaces: String?
 
+    @Option(name: .long, help: "Chat: on (native sessions on --chat-port, history in <data>/chat.sqlite) or off (a headless gossip node).")
+    var chat = "on"
+
+    @Option(name: .long, help: "TCP port for native chat sessions (TLS 1.3). Default: the gossip port + 1 (7947); 0: any free port.")
+    var chatPort: UInt16?
+
+    @Option(name: .long, help: "Who may open a chat session: everyone (default on a LAN), friends, or ask (requests wait in `hearsay requests` and `hearsay chat`).")
+    var policy = "everyone"
+
+    @Option(name: .long, help: "Chat store durability: process (a message stored survives the node being killed; default) or power (fsync each commit: survives a power cut, slower).")
+    var durability = "process"
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel = "info"
 
@@ -76,6 +90,13 @@ struct NodeCommand: AsyncParsableCommand {
         func list(_ s: String?) -> [String]? { s.map { $0.split(separator: ",").map { String($0).trimmed } } }
         options.interfaces = InterfaceFilter(skipPrefixes: list(skipInterfaces) ?? InterfaceFilter.defaultSkipPrefixes,
                                              only: list(interfaces) ?? [])
+        guard chat == "on" || chat == "off" else { throw ValidationError("--chat is on or off") }
+        options.chat.enabled = chat == "on"
+        options.chat.port = chatPort
+        guard let p = SessionPolicy(rawValue: policy) else { throw ValidationError("--policy is everyone, friends or ask") }
+        options.chat.policy = p
+        guard let d = ChatStore.Durability(rawValue: durability) else { throw ValidationError("--durability is process or power") }
+        options.chat.durability = d
         if let metrics {
             guard let a = PeerAddress(metrics) else { throw ValidationError("--metrics takes ADDR:PORT, e.g. 127.0.0.1:9464") }
             options.metricsAddress = a

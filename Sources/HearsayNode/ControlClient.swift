@@ -62,6 +62,29 @@ public struct ControlClient {
         return resp
     }
 
+    /// Sends `events` and calls `event` for every chat event (and table change) until the node
+    /// goes away or `event` returns false. Blocking: run it on a thread of its own.
+    public func events(_ event: (ChatEventLine) -> Bool) throws(Failure) {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        let req = ControlJSON.encode(ControlRequest(op: "events"))
+        _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var pending = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            pending += buf[0..<n]
+            while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
+                if let e = try? JSONDecoder().decode(ChatEventLine.self, from: Data(pending[..<nl])), !event(e) { return }
+                if let r = try? JSONDecoder().decode(ControlResponse.self, from: Data(pending[..<nl])), !r.ok {
+                    throw Failure(description: r.error ?? "the node refused the event stream")
+                }
+                pending.removeSubrange(...nl)
+            }
+        }
+    }
+
     /// Sends `watch` and calls `line` for every change until the node goes away.
     public func watch(_ line: (TableRow) -> Void) throws(Failure) {
         let fd = try connectSocket()

@@ -15,11 +15,26 @@ public struct ControlRequest: Codable, Sendable {
     public var op: String
     public var status: String?
     public var text: String?
+    /// Chat ops (ChatControl.swift): the peer (handle or id prefix), several texts, a history
+    /// limit, a friends action, an answer, typing on or off.
+    public var peer: String?
+    public var texts: [String]?
+    public var limit: Int?
+    public var action: String?
+    public var accept: Bool?
+    public var on: Bool?
 
-    public init(op: String, status: String? = nil, text: String? = nil) {
+    public init(op: String, status: String? = nil, text: String? = nil, peer: String? = nil, texts: [String]? = nil,
+                limit: Int? = nil, action: String? = nil, accept: Bool? = nil, on: Bool? = nil) {
         self.op = op
         self.status = status
         self.text = text
+        self.peer = peer
+        self.texts = texts
+        self.limit = limit
+        self.action = action
+        self.accept = accept
+        self.on = on
     }
 }
 
@@ -36,6 +51,13 @@ public struct ControlResponse: Codable, Sendable {
     public var metrics: String?
     /// `discovery`: how the node finds peers, for `hearsay doctor`.
     public var discovery: DiscoveryReport?
+    /// Chat ops: messages (send, history), people (people, friends, conversations), the peer a
+    /// history is with, session requests waiting, and a human note (e.g. why a message waits).
+    public var messages: [MessageRow]?
+    public var people: [PeerRow]?
+    public var person: PeerRow?
+    public var requests: [RequestRow]?
+    public var note: String?
 
     public init(ok: Bool, error: String? = nil, rows: [TableRow]? = nil, members: [MemberRow]? = nil, node: String? = nil) {
         self.ok = ok

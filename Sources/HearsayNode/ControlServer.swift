@@ -15,6 +15,9 @@ final class ControlServer: @unchecked Sendable {
     let shell: GossipShell
     let metrics: NodeMetrics
     private var watchers: [ObjectIdentifier: Channel] = [:]  // on the shell's loop
+    private var eventWatchers: [ObjectIdentifier: Channel] = [:]  // on the shell's loop
+    /// The node's chat, when it runs one (set before the socket is bound).
+    var chat: ChatService?
     /// Answers the `discovery` op (set by the node before the socket is bound).
     var discoveryReport: (@Sendable () async -> DiscoveryReport)?
 
@@ -29,7 +32,7 @@ final class ControlServer: @unchecked Sendable {
             .childChannelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.addHandlers([
-                        ByteToMessageHandler(LineDecoder(maxLength: 64 * 1024)),
+                        ByteToMessageHandler(LineDecoder(maxLength: 1 << 20)),
                         ControlHandler(server: self),
                     ])
                     return channel.eventLoop.makeSucceededVoidFuture()
@@ -42,10 +45,22 @@ final class ControlServer: @unchecked Sendable {
         return channel
     }
 
-    /// Sends a change to every `watch` client (on the shell's loop).
+    /// Sends a change to every `watch` client, and to `events` clients (on the shell's loop).
     func broadcast(_ row: TableRow) {
         let bytes = ControlJSON.encode(row)
         for c in watchers.values {
+            var b = c.allocator.buffer(capacity: bytes.count)
+            b.writeBytes(bytes)
+            c.writeAndFlush(b, promise: nil)
+        }
+        if !eventWatchers.isEmpty { broadcast(ChatEventLine(type: "row", row: row)) }
+    }
+
+    /// Sends a chat event to every `events` client (on the shell's loop).
+    func broadcast(_ event: ChatEventLine) {
+        guard !eventWatchers.isEmpty else { return }
+        let bytes = ControlJSON.encode(event)
+        for c in eventWatchers.values {
             var b = c.allocator.buffer(capacity: bytes.count)
             b.writeBytes(bytes)
             c.writeAndFlush(b, promise: nil)
@@ -111,9 +126,61 @@ final class ControlServer: @unchecked Sendable {
                 channel.closeFuture.whenComplete { _ in self.shell.loop.execute { self.watchers[id] = nil } }
             }
             return nil
+        case "events":
+            guard chat != nil else { return Self.noChat }
+            let id = ObjectIdentifier(channel)
+            shell.loop.execute {
+                self.eventWatchers[id] = channel
+                channel.closeFuture.whenComplete { _ in self.shell.loop.execute { self.eventWatchers[id] = nil } }
+            }
+            return nil
+        case "send", "history", "conversations", "people", "friends", "requests", "answer", "read", "typing":
+            guard let chat else { return Self.noChat }
+            do { return try await respondChat(req, chat) } catch {
+                return ControlResponse(ok: false, error: "\(error)")
+            }
         default:
-            return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, metrics, discovery, watch")
+            return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, metrics, discovery, watch, "
+                                   + "send, history, people, conversations, friends, requests, answer, read, typing, events")
         }
+    }
+
+    static let noChat = ControlResponse(ok: false, error: "this node runs without chat (started with --chat off)")
+
+    private func respondChat(_ req: ControlRequest, _ chat: ChatService) async throws -> ControlResponse {
+        func peer() throws -> String {
+            guard let p = req.peer, !p.isEmpty else { throw ChatError("\(req.op) needs a peer (a handle or an id prefix)") }
+            return p
+        }
+        var r = ControlResponse(ok: true)
+        switch req.op {
+        case "send":
+            let texts = req.texts ?? req.text.map { [$0] } ?? []
+            let (rows, note) = try await chat.send(texts, to: try peer())
+            r.messages = rows
+            r.note = note
+        case "history":
+            let (person, rows) = try await chat.history(with: try peer(), limit: req.limit)
+            r.person = person
+            r.messages = rows
+        case "people", "conversations":
+            let all = try await chat.people()
+            r.people = req.op == "people" ? all : all.filter { $0.messages > 0 }
+        case "friends":
+            r.people = try await chat.friends(req.action ?? "list", req.peer)
+        case "requests":
+            r.requests = await chat.pendingRequests()
+        case "answer":
+            guard let accept = req.accept else { throw ChatError("answer needs accept: true or false") }
+            try await chat.answer(try peer(), accept: accept)
+        case "read":
+            r.note = "\(try await chat.markRead(try peer())) marked read"
+        case "typing":
+            try await chat.typing(try peer(), on: req.on ?? true)
+        default:
+            break
+        }
+        return r
     }
 
     private func reply(_ r: ControlResponse, on channel: Channel) {

@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import ChatStore
 import Discovery
 import Gossip
 import Logging
@@ -33,6 +34,8 @@ public struct NodeOptions: Sendable {
     public var logLevel: Logger.Level = .info
     /// Where to serve `GET /metrics` for Prometheus; nil: not served.
     public var metricsAddress: PeerAddress?
+    /// Chat: port, session policy, store durability, retries (issue 5).
+    public var chat = ChatOptions()
 
     public init(dataDirectory: String, handle: String, bind: PeerAddress, advertise: PeerAddress? = nil,
                 join: [String] = [], gossip: GossipConfig = .lan, controlPath: String? = nil) {
@@ -80,7 +83,7 @@ public final class Node: @unchecked Sendable {
         }
         let entry = PresenceEntry(
             publicKey: identity.publicKey, handle: options.handle, addresses: addresses,
-            gossipPort: advertised.port, chatPort: 0,
+            gossipPort: advertised.port, chatPort: options.chat.enabled ? Self.chatPort(options) : 0,
             version: EntryVersion(incarnation: state.nextIncarnation(), sequence: 0))
         var seed: UInt64 = 0
         withUnsafeMutableBytes(of: &seed) { $0.copyBytes(from: (0..<8).map { _ in UInt8.random(in: 0...255) }) }
@@ -93,6 +96,43 @@ public final class Node: @unchecked Sendable {
     }
 
     let firstAddresses: [HostAddress]
+    /// The node's chat (nil with `--chat off`).
+    public private(set) var chat: ChatService?
+
+    /// The chat port asked for: `--chat-port`, else the gossip port + 1 (7947 next to 7946).
+    static func chatPort(_ options: NodeOptions) -> UInt16 {
+        options.chat.port ?? ((options.advertise ?? options.bind).port &+ 1)
+    }
+
+    /// Opens the store and listens for native sessions; the entry gets the port bound.
+    func startChat() async throws {
+        let path = options.dataDirectory + "/chat.sqlite"
+        let store: ChatStore
+        do { store = try ChatStore(path: path, durability: options.chat.durability) } catch {
+            throw NodeError("\(error); move it aside to start with an empty history, or run with --chat off")
+        }
+        let chat = try ChatService(identity: identity, handle: options.handle, loop: shell.loop, store: store,
+                                   options: options.chat, log: log)
+        let port: UInt16
+        do {
+            port = try await chat.start(host: options.bind.host, port: options.chat.port ?? Self.chatPort(options))
+        } catch {
+            await chat.stop()
+            throw NodeError("cannot listen for chat on \(options.bind.host):\(Self.chatPort(options)) (TCP): \(error); "
+                            + "choose another --chat-port, or --chat off")
+        }
+        let control = self.control
+        chat.onEvent = { e in control.broadcast(e) }
+        let shell = self.shell
+        chat.introduce = { peer in shell.actOnLoop { inst, now in inst.introduce(to: peer, now: now) } }
+        control.chat = chat
+        self.chat = chat
+        if (try? await shell.snapshot())?.0.me.entry.chatPort != port {
+            _ = try? await shell.act { inst, t in ((), try inst.update(now: t) { $0.chatPort = port }) }
+        }
+        log.info("chat listening", metadata: ["port": "\(port)", "policy": "\(options.chat.policy)",
+                                              "store": "\(path)", "durability": "\(options.chat.durability)"])
+    }
     var discovery: NodeDiscovery?
     var discoveryOff: String?
 
@@ -158,9 +198,12 @@ public final class Node: @unchecked Sendable {
         let port = (options.advertise ?? options.bind).port
         let mine = Set(firstAddresses.map { PeerAddress(host: $0, port: port) } + [options.advertise ?? options.bind])
         seeds = Array(Set(seeds.filter { !mine.contains($0) })).sorted()
+        if options.chat.enabled { try await startChat() }
         let control = self.control
         let log = self.log
+        let chat = self.chat
         shell.onEvent = { e in
+            chat?.tableChanged(e)
             if e.previous != e.state {
                 log.info("member \(e.entry.entry.handle) \(e.id.short): \(e.previous.map(\.description) ?? "new") -> \(e.state.map(\.description) ?? "forgotten")",
                          metadata: ["precedence": "\(e.precedence)", "hops": "\(e.hops)"])
@@ -177,13 +220,15 @@ public final class Node: @unchecked Sendable {
         do {
             controlChannel = try await control.bind(path: options.control)
         } catch {
+            await chat?.stop()
             throw NodeError("cannot serve the control socket \(options.control): \(error)")
         }
         do {
             try await shell.start(bind: try options.bind.socketAddress(), seeds: seeds)
         } catch {
             try? await controlChannel?.close()
-        try? await metricsChannel?.close()
+            try? await metricsChannel?.close()
+            await chat?.stop()
             throw NodeError("cannot listen on \(options.bind) (UDP and TCP): \(error); choose another --bind")
         }
         if let m = options.metricsAddress {
@@ -254,6 +299,7 @@ public final class Node: @unchecked Sendable {
         try? await Task.sleep(for: grace)
         try? await controlChannel?.close()
         try? await metricsChannel?.close()
+        await chat?.stop()
         await shell.close()
         try? FileManager.default.removeItem(atPath: options.control)
         try? await group.shutdownGracefully()

@@ -1,4 +1,5 @@
 import Conversation
+import DequeModule
 import HearsayModel
 import NIOCore
 import NIOPosix
@@ -15,8 +16,11 @@ public protocol NativeSessionDelegate: AnyObject, Sendable {
     func isFriend(_ id: NodeID) -> Bool
     /// Whether `id` is a node of the table with this key (the listening side's TLS check).
     func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool
-    /// Store `message` from `peer`. Return true once it is stored (or was already): it is then acked.
-    func deliver(_ message: ChatMessage, from peer: NodeID) -> Bool
+    /// Store `messages` from `peer` (in their order; the ones arrived in one read, so that they
+    /// share a commit), then call `done(true)` from any thread: they are then acked. A message
+    /// already stored counts as stored (it is acked again, shown once). `done(false)`: not
+    /// stored, not acked; the sender tries again later.
+    func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void)
     func acknowledged(_ id: MessageID, by peer: NodeID)
     /// `ask` policy: `peer` wants a session; answer with `NativeEndpoint.answer`.
     func sessionRequested(by peer: NodeID, handle: String)
@@ -29,6 +33,10 @@ public enum NativeEvent: Hashable, Sendable {
     case closed(NodeID?, CloseReason, String)
     /// A TLS handshake refused: an impostor or an unknown dialer.
     case refused(String)
+    /// The peer is typing (true) or stopped (false).
+    case typing(NodeID, Bool)
+    /// The peer read one of this node's messages.
+    case read(NodeID, MessageID)
 }
 
 /// The native realm's network side: a TLS 1.3 listener on the chat port, outgoing connections,
@@ -84,6 +92,38 @@ public final class NativeEndpoint: @unchecked Sendable {
             guard self.connections[peer] == nil, !self.dialing.contains(peer) else { return }
             self.dial(peer, at: address)
         }
+    }
+
+    /// Tells `peer` that its user is typing, or read a message: only on an open session (these
+    /// are hints, not worth a dial).
+    public func sendTyping(_ on: Bool, to peer: NodeID) {
+        loop.execute {
+            guard let c = self.connections[peer], var conn = c.connection else { return }
+            let a = conn.sendTyping(on)
+            c.connection = conn
+            c.run(a)
+        }
+    }
+
+    public func sendRead(_ id: MessageID, to peer: NodeID) {
+        loop.execute {
+            guard let c = self.connections[peer], var conn = c.connection else { return }
+            let a = conn.sendRead(id)
+            c.connection = conn
+            c.run(a)
+        }
+    }
+
+    /// On the loop: whether a connection to `peer` is kept or being dialed (the chat service's
+    /// outbox timer asks, from the same loop).
+    public func hasConnectionOnLoop(_ peer: NodeID) -> Bool {
+        loop.preconditionInEventLoop()
+        return connections[peer] != nil || dialing.contains(peer)
+    }
+
+    /// Whether a session with `peer` is open now.
+    public func isOpen(_ peer: NodeID) async -> Bool {
+        (try? await loop.submit { self.connections[peer]?.connection?.isOpen == true }.get()) ?? false
     }
 
     /// The user's answer to `sessionRequested`.
@@ -152,7 +192,7 @@ public final class NativeEndpoint: @unchecked Sendable {
             connections[peer] = keep
             // What went out on the dropped connection without an ack goes again on the kept one
             // (the receiver drops duplicates by message id).
-            requeue(drop.unacked, for: peer)
+            requeue(Array(drop.unacked), for: peer)
             drop.unacked = []
             drop.closeQuietly()
             flush(peer)
@@ -172,14 +212,22 @@ public final class NativeEndpoint: @unchecked Sendable {
     /// losing side of a simultaneous dial, a broken link) its unacked messages wait for the next
     /// connection, which may already be on its way.
     func closed(_ handler: ConnectionHandler) {
-        if handler.role == .dialer, let peer = handler.expected { dialing.remove(peer) }
+        if handler.role == .dialer, let peer = handler.expected {
+            dialing.remove(peer)
+            if handler.peer == nil && handler.connection == nil && connections[peer] == nil {
+                // TCP went through but TLS did not (refused key, the peer hung up): what waited is dropped.
+                waiting[peer] = nil
+                delegate?.event(.closed(peer, .normal, "the connection ended before the TLS handshake completed"))
+                return
+            }
+        }
         guard let peer = handler.peer else { return }
         if connections[peer] === handler { connections[peer] = nil }
         if case .closed(let reason)? = handler.connection?.state, reason != .normal {
             if connections[peer] == nil { waiting[peer] = nil }
             return
         }
-        requeue(handler.unacked, for: peer)
+        requeue(Array(handler.unacked), for: peer)
         handler.unacked = []
         flush(peer)
     }
@@ -230,7 +278,9 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var connection: Connection?
     var keepAlive: RepeatedTask?
     /// Chat messages sent on this connection and not acknowledged yet, in order.
-    var unacked: [ChatMessage] = []
+    var unacked = Deque<ChatMessage>()
+    /// Messages received in the current read, stored together when the read completes.
+    var arrived: [ChatMessage] = []
 
     init(endpoint: NativeEndpoint, channel: Channel, role: Connection.Role, expected: NodeID?) {
         self.endpoint = endpoint
@@ -280,6 +330,25 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
+    /// What arrived in this read goes to the store in one batch; acks go once it is stored.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        context.fireChannelReadComplete()
+        guard !arrived.isEmpty, let delegate = endpoint.delegate, let peer else { return }
+        let batch = arrived
+        arrived = []
+        let loop = context.eventLoop
+        delegate.deliver(batch, from: peer) { [weak self] ok in
+            guard ok else { return }
+            loop.execute {
+                guard let self, var c = self.connection else { return }
+                var acks = [ConnectionAction]()
+                for m in batch { acks += c.stored(m.id) }
+                self.connection = c
+                self.run(acks)
+            }
+        }
+    }
+
     /// Sends a chat message on the open session and remembers it until its ack.
     func sendChat(_ m: ChatMessage) {
         guard var c = connection else { return }
@@ -291,30 +360,33 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func run(_ actions: [ConnectionAction]) {
         guard let delegate = endpoint.delegate, let peer else { return }
+        var wrote = false
+        defer { if wrote { channel.flush() } }
         for a in actions {
             switch a {
             case .send(let m):
                 var b = channel.allocator.buffer(capacity: 64)
                 b.writeBytes(NativeCodec.frame(m))
-                channel.writeAndFlush(b, promise: nil)
+                channel.write(b, promise: nil)
+                wrote = true
             case .close(let reason, let detail):
                 delegate.event(.closed(peer, reason, detail))
+                channel.flush()  // the close frame first
+                wrote = false
                 channel.close(promise: nil)
             case .askUser(let handle):
                 delegate.sessionRequested(by: peer, handle: handle)
             case .sessionOpen:
                 endpoint.opened(self, peer: peer)
             case .deliver(let m):
-                if delegate.deliver(m, from: peer), var c = connection {
-                    let ack = c.stored(m.id)
-                    connection = c
-                    run(ack)
-                }
+                arrived.append(m)
             case .acknowledged(let id):
-                unacked.removeAll { $0.id == id }
+                if unacked.first?.id == id { unacked.removeFirst() } else { unacked.removeAll { $0.id == id } }
                 delegate.acknowledged(id, by: peer)
-            case .typing, .read:
-                break  // shown by the chat client (later)
+            case .typing(let on):
+                delegate.event(.typing(peer, on))
+            case .read(let id):
+                delegate.event(.read(peer, id))
             }
         }
     }

@@ -33,7 +33,8 @@ final class Cluster: @unchecked Sendable {
         Self.clusters += 1
         let k = Self.clusters
         Self.lock.unlock()
-        port = 20_000 + Int(getpid() % 4_000) * 10 + k
+        // Even ports, two apart: a node also listens for chat on its gossip port + 1.
+        port = 20_000 + Int(getpid() % 1_000) * 40 + 2 * k
     }
 
     func address(_ i: Int) -> String { "127.0.0.\(i + 1):\(port)" }

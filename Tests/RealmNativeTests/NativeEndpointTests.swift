@@ -42,11 +42,11 @@ final class Peer: NativeSessionDelegate, @unchecked Sendable {
     func policy() -> SessionPolicy { state.withLock { $0.policy } }
     func isFriend(_ id: NodeID) -> Bool { state.withLock { $0.friends.contains(id) } }
     func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool { state.withLock { $0.known[id] == publicKey } }
-    func deliver(_ message: ChatMessage, from peer: NodeID) -> Bool {
+    func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
         state.withLock { s in
-            if !s.stored.contains(where: { $0.id == message.id }) { s.stored.append(message) }
+            for message in messages where !s.stored.contains(where: { $0.id == message.id }) { s.stored.append(message) }
         }
-        return true
+        done(true)
     }
     func acknowledged(_ id: MessageID, by peer: NodeID) { state.withLock { $0.acks.append(id) } }
     func sessionRequested(by peer: NodeID, handle: String) { state.withLock { $0.requests.append(peer) } }

@@ -1,0 +1,53 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import HearsayModel
+import HearsayNode
+
+/// `hearsay history PEER`: a conversation as the node stored it.
+struct HistoryCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history", abstract: "Print the conversation with PEER (a handle or an id prefix).")
+
+    @OptionGroup var data: DataOptions
+
+    @Argument(help: "Who: a handle or an id prefix.")
+    var peer: String
+
+    @Option(name: .long, help: "Only the last N messages.")
+    var limit: Int?
+
+    @Flag(name: .long, help: "One JSON array: per message id, from, to, text, sent, state and more.")
+    var json = false
+
+    func run() throws {
+        if let limit, limit <= 0 { throw ValidationError("--limit takes a positive number") }
+        let resp: ControlResponse
+        do { resp = try data.client().request(ControlRequest(op: "history", peer: peer, limit: limit)) } catch {
+            throw Failure(error.description)
+        }
+        guard resp.ok, let rows = resp.messages else { throw Failure(resp.error ?? "the node refused") }
+        if json {
+            print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
+            return
+        }
+        if let p = resp.person {
+            print("conversation with \(p.handle) (\(p.id.prefix(10))), realm \(p.realm)\(p.secure ? "" : ", UNENCRYPTED"), \(p.state)")
+        }
+        for r in rows { print(Self.line(r)) }
+    }
+
+    /// `2026-11-25 08:01:46  ann > text  [delivered]`
+    static func line(_ r: MessageRow) -> String {
+        let when = r.sent.prefix(19).replacingOccurrences(of: "T", with: " ")
+        let arrow = r.direction == "out" ? ">" : "<"
+        let mark = r.direction == "out" ? "  [\(r.state)]" : ""
+        return "\(when)  \(r.from_handle) \(arrow) \(r.text)\(mark)"
+    }
+}

@@ -1,0 +1,505 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ChatStore
+import Conversation
+import DequeModule
+import Gossip
+import HearsayModel
+import Logging
+import NIOCore
+import NativeWire
+import RealmNative
+import Realms
+
+/// Chat settings of a node (`hearsay node --chat-port --policy --durability`).
+public struct ChatOptions: Sendable {
+    /// Off: no chat port, no store (a headless overlay node).
+    public var enabled = true
+    /// The TCP port of native sessions; nil: the gossip port + 1 (7947 next to 7946); 0: any.
+    public var port: UInt16?
+    /// Who may open a session: everyone (the zero-setup LAN default), friends, or ask.
+    public var policy: SessionPolicy = .everyone
+    public var durability: ChatStore.Durability = .process
+    /// When to try an unacknowledged message again (it also goes as soon as gossip shows the peer back).
+    public var retry = RetryPolicy()
+    /// How often the outbox is looked at for messages whose retry time has come.
+    public var tickMillis: Int64 = 500
+
+    public init() {}
+}
+
+/// Why a chat request failed, with what to do.
+public struct ChatError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    init(_ d: String) { description = d }
+}
+
+/// The node's chat: the durable store, the native endpoint, the outbox and its retries, and the
+/// bridge between the gossip table (who is where, with which key) and sessions.
+///
+/// Data flow of a message (Docs/architecture.md, "Chat"):
+/// `send` → outbox in the store (group commit) → route: table entry → realm → protocol
+/// database → address → `NativeEndpoint.send` → TLS → the peer's endpoint → its store (group
+/// commit) → ack → `acknowledged` → out of the outbox, `delivered`.
+///
+/// All state below is touched on `loop` (the node's one event loop, shared with gossip and the
+/// endpoint); the store's commits run on the writer's thread and come back to the loop.
+public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
+    struct Peer {
+        var entry: PresenceEntry
+        var state: MemberState
+    }
+
+    /// A message in the outbox, as the loop sees it.
+    struct Pending {
+        var message: ChatMessage
+        var peer: NodeID
+        var attempts: Int
+        var nextAttemptMillis: Int64
+        /// Handed to a connection (or a dial) and not acknowledged yet.
+        var inFlight = false
+    }
+
+    public let identity: NodeIdentity
+    public let handle: String
+    let loop: EventLoop
+    let store: ChatStore
+    let writer: StoreWriter
+    let options: ChatOptions
+    let log: Logger
+    let protocols = ProtocolDatabase()
+    var endpoint: NativeEndpoint!
+    var tick: RepeatedTask?
+    var rng = SystemRandomNumberGenerator()
+
+    // On the loop:
+    var policyNow: SessionPolicy
+    var peers: [NodeID: Peer] = [:]
+    var remembered: [NodeID: KnownPeer] = [:]
+    var friendIDs: Set<NodeID> = []
+    var pending: [MessageID: Pending] = [:]
+    /// Outbox order per peer (ids may linger after their ack; skipped when met).
+    var order: [NodeID: Deque<MessageID>] = [:]
+    var requests: [NodeID: (handle: String, since: Int64)] = [:]
+    /// Peers with a session open now, and when each was last introduced to (see `introduce`).
+    var open: Set<NodeID> = []
+    var introduced: [NodeID: Int64] = [:]
+    /// Asks gossip to send this node's entry to a peer that refused it as unknown (set by the node).
+    var introduce: (@Sendable (NodeID) -> Void)?
+    /// Receives chat events for the `events` stream.
+    var onEvent: (@Sendable (ChatEventLine) -> Void)? {
+        get {
+            if observers.isEmpty { return nil }
+            let all = observers
+            return { @Sendable e in for o in all { o(e) } }
+        }
+        set { if let newValue { observers.append(newValue) } }
+    }
+    var observers: [@Sendable (ChatEventLine) -> Void] = []
+
+    /// Calls `observer` on the node's event loop for every chat event (a message stored either
+    /// way, a message delivered or read, sessions, requests): for in-process users such as the
+    /// benchmark. Keep it short: it runs on the loop.
+    public func observe(_ observer: @escaping @Sendable (ChatEventLine) -> Void) {
+        loop.execute { self.observers.append(observer) }
+    }
+    /// Counters: refused handshakes, closes by reason, messages sent/acked/received/duplicates.
+    public private(set) var counters: [String: Int] = [:]
+
+    public init(identity: NodeIdentity, handle: String, loop: EventLoop, store: ChatStore, options: ChatOptions,
+                log: Logger) throws {
+        self.identity = identity
+        self.handle = handle
+        self.loop = loop
+        self.store = store
+        self.writer = StoreWriter(store: store)
+        self.options = options
+        self.log = log
+        policyNow = options.policy
+        endpoint = try NativeEndpoint(identity: identity, handle: handle, loop: loop, delegate: self)
+    }
+
+    static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    /// Loads the outbox, friends and remembered peers, listens; returns the chat port bound.
+    public func start(host: HostAddress, port: UInt16) async throws -> UInt16 {
+        let outbox = try store.outbox()
+        let friends = try store.friends()
+        let known = try store.knownPeers()
+        let bound = try await endpoint.listen(on: try PeerAddress(host: host, port: port).socketAddress())
+        try await loop.submit {
+            for f in friends { self.friendIDs.insert(f.id) }
+            for k in known { self.remembered[k.id] = k }
+            for item in outbox {
+                let m = item.message
+                self.pending[m.id] = Pending(message: ChatMessage(id: m.id, sender: m.sender, sentAtMillis: m.sentAtMillis, text: m.text),
+                                             peer: m.peer, attempts: item.attempts, nextAttemptMillis: 0)
+                self.order[m.peer, default: []].append(m.id)
+            }
+            self.tick = self.loop.scheduleRepeatedTask(initialDelay: .milliseconds(self.options.tickMillis),
+                                                       delay: .milliseconds(self.options.tickMillis)) { _ in self.retryDue() }
+        }.get()
+        if !outbox.isEmpty { log.info("chat outbox loaded", metadata: ["messages": "\(outbox.count)"]) }
+        return UInt16(bound)
+    }
+
+    public func stop() async {
+        tick?.cancel()
+        await endpoint.close()
+        await writer.close()
+    }
+
+    func count(_ key: String, _ n: Int = 1) { counters[key, default: 0] += n }
+
+    // MARK: The table (on the loop, from the gossip shell's events)
+
+    /// A table change: keeps the mirror, remembers native peers, and sends what waits for a
+    /// peer that is back.
+    func tableChanged(_ e: MembershipEvent) {
+        let id = e.id
+        guard id != identity.id else { return }
+        guard let state = e.state else {
+            peers[id] = nil
+            return
+        }
+        let entry = e.entry.entry
+        let wasLive = peers[id]?.state.isLive ?? false
+        let before = peers[id]?.entry
+        peers[id] = Peer(entry: entry, state: state)
+        if before?.handle != entry.handle || before?.addresses != entry.addresses || remembered[id] == nil {
+            let k = KnownPeer(id: id, handle: entry.handle, realm: entry.realm, publicKey: entry.publicKey,
+                              address: entry.addresses.first?.description, lastSeenMillis: Self.nowMillis())
+            remembered[id] = k
+            writer.submit([.rememberPeer(k)])
+        }
+        // Back, restarted (a new incarnation), or at a new address: what waits for it goes now.
+        if state.isLive && (!wasLive || before?.chatPort != entry.chatPort || before?.addresses != entry.addresses
+                            || before?.version.incarnation != entry.version.incarnation) {
+            send(to: id, force: true)
+        }
+    }
+
+    // MARK: Sending
+
+    /// Resolves `query` (a handle, or a prefix of a node id) among the table and remembered peers.
+    func resolve(_ query: String) throws(ChatError) -> NodeID {
+        let q = query.lowercased()
+        var handles: [NodeID: String] = [:]
+        for (id, k) in remembered { handles[id] = k.handle }
+        for (id, p) in peers { handles[id] = p.entry.handle }
+        handles[identity.id] = nil
+        let byHandle = handles.filter { $0.value == query }.map(\.key)
+        let byHandleCI = byHandle.isEmpty ? handles.filter { $0.value.lowercased() == q }.map(\.key) : byHandle
+        func describe(_ ids: [NodeID]) -> String {
+            ids.sorted().map { "\(handles[$0] ?? "?") (\($0.short))" }.joined(separator: ", ")
+        }
+        if byHandleCI.count == 1 { return byHandleCI[0] }
+        if byHandleCI.count > 1 {
+            throw ChatError("\(byHandleCI.count) people are called \(query): \(describe(byHandleCI)); give an id prefix instead")
+        }
+        let compact = q.replacingOccurrences(of: "-", with: "")
+        if compact.count >= 4 {
+            let byID = handles.keys.filter { $0.base32.replacingOccurrences(of: "-", with: "").hasPrefix(compact) }
+            if byID.count == 1 { return byID[0] }
+            if byID.count > 1 { throw ChatError("the id prefix \(query) matches \(describe(byID)); give more of it") }
+        }
+        throw ChatError("nobody called \(query) is in the table (see `hearsay table`); give a handle or an id prefix of 4+ characters")
+    }
+
+    /// Queues `texts` for `query`, in order, durably; returns them as stored, once committed.
+    public func send(_ texts: [String], to query: String) async throws -> (rows: [MessageRow], note: String?) {
+        guard !texts.isEmpty else { throw ChatError("nothing to send") }
+        for t in texts {
+            guard !t.isEmpty else { throw ChatError("an empty message is not sent") }
+            guard t.utf8.count <= NativeCodec.maxText else {
+                throw ChatError("a message is at most \(NativeCodec.maxText) bytes; this one is \(t.utf8.count): split it")
+            }
+        }
+        let (peer, messages) = try await loop.submit { () throws -> (NodeID, [ChatMessage]) in
+            let peer = try self.resolve(query)
+            if let p = self.peers[peer], self.protocols.lookup(realm: p.entry.realm) == nil {
+                throw ChatError("\(p.entry.handle) is in realm \(p.entry.realm), which this node does not speak (hearsay protocols)")
+            }
+            let now = Self.nowMillis()
+            let messages = texts.map {
+                ChatMessage(id: MessageID.random(using: &self.rng), sender: self.identity.id, sentAtMillis: now, text: $0)
+            }
+            return (peer, messages)
+        }.get()
+        let results: [Bool]? = await withCheckedContinuation { c in
+            writer.submit(messages.map { .queue($0, to: peer) }) { c.resume(returning: $0) }
+        }
+        guard results != nil else { throw ChatError("the chat store could not write the message (disk full? see the node's log)") }
+        return try await loop.submit { () -> ([MessageRow], String?) in
+            for m in messages {
+                self.pending[m.id] = Pending(message: m, peer: peer, attempts: 0, nextAttemptMillis: 0)
+                self.order[peer, default: []].append(m.id)
+            }
+            self.count("sent", messages.count)
+            let rows = messages.map { self.row($0, peer: peer, direction: .outgoing, state: .queued) }
+            for r in rows { self.onEvent?(ChatEventLine(type: "message", message: r)) }
+            let note = self.send(to: peer, force: true)
+            return (rows, note)
+        }.get()
+    }
+
+    /// Hands what waits for `peer` to the endpoint, in order: everything not in flight when
+    /// `force` (a new message, the peer back), else only from the first due one. Returns why
+    /// nothing could go, if so.
+    @discardableResult
+    func send(to peer: NodeID, force: Bool) -> String? {
+        guard var ids = order[peer], !ids.isEmpty else { return nil }
+        guard let p = peers[peer] else { return "\(remembered[peer]?.handle ?? peer.short) is not in the table now: the message waits in the outbox" }
+        guard p.state.isLive else { return "\(p.entry.handle) is \(p.state) now: the message waits in the outbox and goes when gossip shows it back" }
+        let route: Route
+        do { route = try protocols.route(to: p.entry) } catch {
+            return "\(error): the message waits in the outbox"
+        }
+        let now = Self.nowMillis()
+        var retried = [StoreOp]()
+        var started = false
+        var kept = Deque<MessageID>()
+        while let id = ids.popFirst() {
+            guard var item = pending[id] else { continue }  // acknowledged meanwhile
+            kept.append(id)
+            if item.inFlight { continue }
+            if !force && !started && item.nextAttemptMillis > now { break }
+            started = true
+            item.inFlight = true
+            item.attempts += 1
+            item.nextAttemptMillis = now + options.retry.delay(afterAttempts: item.attempts - 1, jitter: Double.random(in: 0..<1, using: &rng))
+            if item.attempts > 1 { retried.append(.attempted(id, nextAttemptMillis: item.nextAttemptMillis)) }
+            pending[id] = item
+            endpoint.send(item.message, to: peer, at: route.address)
+        }
+        kept.append(contentsOf: ids)
+        order[peer] = kept
+        if !retried.isEmpty {
+            count("retried", retried.count)
+            writer.submit(retried)
+        }
+        return nil
+    }
+
+    /// The outbox's timer: messages whose connection went away are no longer in flight; those
+    /// whose retry time has come go again.
+    func retryDue() {
+        let now = Self.nowMillis()
+        for (peer, ids) in order {
+            guard !ids.isEmpty else {
+                order[peer] = nil
+                continue
+            }
+            if !endpoint.hasConnectionOnLoop(peer) {
+                for id in ids where pending[id]?.inFlight == true { pending[id]?.inFlight = false }
+            }
+            if ids.contains(where: { pending[$0].map { !$0.inFlight && $0.nextAttemptMillis <= now } ?? false }) {
+                send(to: peer, force: false)
+            }
+        }
+    }
+
+    // MARK: NativeSessionDelegate (called on the loop)
+
+    public func policy() -> SessionPolicy { policyNow }
+    public func isFriend(_ id: NodeID) -> Bool { friendIDs.contains(id) }
+
+    public func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool {
+        guard let p = peers[id] else { return false }
+        return !p.entry.isForeign && p.entry.publicKey == publicKey
+    }
+
+    public func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
+        writer.submit(messages.map { .receive($0, from: peer) }) { results in
+            done(results != nil)
+            guard let results else { return }
+            self.loop.execute {
+                for (m, new) in zip(messages, results) {
+                    guard new else {
+                        self.count("duplicates")
+                        continue
+                    }
+                    self.count("received")
+                    self.onEvent?(ChatEventLine(type: "message", message: self.row(m, peer: peer, direction: .incoming, state: .received)))
+                }
+            }
+        }
+    }
+
+    public func acknowledged(_ id: MessageID, by peer: NodeID) {
+        guard pending.removeValue(forKey: id) != nil else { return }
+        if order[peer]?.first == id { order[peer]?.removeFirst() }
+        count("delivered")
+        writer.submit([.acknowledged(id)])
+        onEvent?(ChatEventLine(type: "state", id: id.description, state: "delivered", peer: peer.base32))
+    }
+
+    public func sessionRequested(by peer: NodeID, handle: String) {
+        requests[peer] = (handle, Self.nowMillis())
+        log.notice("session request waits for your answer (hearsay requests)", metadata: ["peer": "\(handle) \(peer.short)"])
+        onEvent?(ChatEventLine(type: "request", peer: peer.base32, handle: handle))
+    }
+
+    public func event(_ event: NativeEvent) {
+        switch event {
+        case .opened(let peer):
+            open.insert(peer)
+            count("sessions-opened")
+            log.debug("session open", metadata: ["peer": "\(name(peer))"])
+            onEvent?(ChatEventLine(type: "session", state: "open", peer: peer.base32, handle: name(peer)))
+            send(to: peer, force: true)  // what waited for this peer goes now, whoever dialed
+        case .closed(let peer, let reason, let detail):
+            count("closed-\(reason)")
+            if let peer {
+                requests[peer] = nil
+                let now = Self.nowMillis()
+                // Closed before a session opened: often a peer that restarted and does not know
+                // this node's key yet. Gossip tells it now (at most every second), and the first
+                // tries come again within half a second rather than after their backoff.
+                let early = open.remove(peer) == nil
+                if early, now - (introduced[peer] ?? 0) >= 1_000 {
+                    introduced[peer] = now
+                    introduce?(peer)
+                }
+                for id in order[peer] ?? [] {
+                    guard var item = pending[id], item.inFlight else { continue }
+                    item.inFlight = false
+                    let backoff = options.retry.delay(afterAttempts: max(0, item.attempts - 1))
+                    item.nextAttemptMillis = now + (early && item.attempts <= 5 ? min(backoff, 500) : backoff)
+                    pending[id] = item
+                }
+            }
+            let level: Logger.Level = reason == .normal || reason == .duplicateConnection ? .debug : .notice
+            log.log(level: level, "chat connection closed: \(detail)", metadata: ["peer": "\(peer.map(name) ?? "?")", "reason": "\(reason)"])
+            onEvent?(ChatEventLine(type: "session", state: "closed", peer: peer?.base32, handle: peer.map(name), detail: "\(reason): \(detail)"))
+        case .refused(let why):
+            count("refused")
+            log.warning("chat connection refused: \(why)")
+            onEvent?(ChatEventLine(type: "session", state: "refused", detail: why))
+        case .typing(let peer, let on):
+            onEvent?(ChatEventLine(type: "typing", peer: peer.base32, handle: name(peer), on: on))
+        case .read(let peer, let id):
+            writer.submit([.markRead(id)])
+            onEvent?(ChatEventLine(type: "read", id: id.description, state: "read", peer: peer.base32))
+        }
+    }
+
+    // MARK: Queries and user actions (from the control API)
+
+    func name(_ id: NodeID) -> String {
+        if id == identity.id { return handle }
+        return peers[id]?.entry.handle ?? remembered[id]?.handle ?? id.short
+    }
+
+    func realm(_ id: NodeID) -> (String, Bool) {
+        let realm = peers[id]?.entry.realm ?? remembered[id]?.realm ?? "hearsay"
+        return (realm, realm == RealmProtocol.native.realm)
+    }
+
+    func row(_ m: ChatMessage, peer: NodeID, direction: StoredMessage.Direction, state: StoredMessage.State) -> MessageRow {
+        let (from, to) = direction == .outgoing ? (identity.id, peer) : (peer, identity.id)
+        let (realm, secure) = self.realm(peer)
+        return MessageRow(id: m.id.description, from: from.base32, from_handle: name(from), to: to.base32, to_handle: name(to),
+                          peer: peer.base32, direction: direction.rawValue, text: m.text, sent_ms: m.sentAtMillis,
+                          state: state.rawValue, realm: realm, secure: secure)
+    }
+
+    func row(_ m: StoredMessage) -> MessageRow {
+        row(ChatMessage(id: m.id, sender: m.sender, sentAtMillis: m.sentAtMillis, text: m.text), peer: m.peer,
+            direction: m.direction, state: m.state)
+    }
+
+    func personRow(_ id: NodeID, summary: ConversationSummary?) -> PeerRow {
+        let p = peers[id]
+        let k = remembered[id]
+        let (realm, secure) = self.realm(id)
+        let e = p?.entry
+        return PeerRow(
+            id: id.base32, handle: name(id), realm: realm,
+            protocol: e.map { "\($0.protocolName)/\($0.protocolVersion)" } ?? "-",
+            address: e.flatMap { e in e.addresses.first.map { "\($0):\(e.chatPort)" } } ?? k?.address ?? "-",
+            state: p?.state.description ?? "unknown", status: e?.status.description ?? "offline",
+            status_text: e?.statusText ?? "", online: p?.state.isLive ?? false, friend: friendIDs.contains(id), secure: secure,
+            unread: summary?.unread ?? 0, queued: summary?.queued ?? 0, messages: summary?.messages ?? 0)
+    }
+
+    /// Everyone in the table or remembered, with conversation counters: online first, then by handle.
+    public func people() async throws -> [PeerRow] {
+        let summaries = Dictionary((try store.conversations()).map { ($0.peer, $0) }, uniquingKeysWith: { a, _ in a })
+        return try await loop.submit {
+            var ids = Set(self.peers.keys).union(self.remembered.keys).union(summaries.keys)
+            ids.remove(self.identity.id)
+            return ids.map { self.personRow($0, summary: summaries[$0]) }
+                .sorted { ($0.online ? 0 : 1, $0.handle.lowercased(), $0.id) < ($1.online ? 0 : 1, $1.handle.lowercased(), $1.id) }
+        }.get()
+    }
+
+    public func history(with query: String, limit: Int?) async throws -> (PeerRow, [MessageRow]) {
+        let peer = try await loop.submit { try self.resolve(query) }.get()
+        let messages = try store.history(with: peer, limit: limit)
+        let summary = try store.conversations().first { $0.peer == peer }
+        return try await loop.submit { (self.personRow(peer, summary: summary), messages.map(self.row)) }.get()
+    }
+
+    public func friends(_ action: String, _ query: String?) async throws -> [PeerRow] {
+        switch action {
+        case "list": break
+        case "add", "rm":
+            guard let query else { throw ChatError("friends \(action) needs a peer") }
+            let (peer, handle) = try await loop.submit { () throws -> (NodeID, String) in
+                let p = try self.resolve(query)
+                return (p, self.name(p))
+            }.get()
+            if action == "add" {
+                try store.addFriend(peer, handle: handle, atMillis: Self.nowMillis())
+            } else {
+                guard try store.removeFriend(peer) else { throw ChatError("\(handle) is not a friend") }
+            }
+            try await loop.submit {
+                if action == "add" { self.friendIDs.insert(peer) } else { self.friendIDs.remove(peer) }
+            }.get()
+        default:
+            throw ChatError("friends takes list, add PEER or rm PEER")
+        }
+        return try await people().filter(\.friend)
+    }
+
+    public func pendingRequests() async -> [RequestRow] {
+        (try? await loop.submit {
+            let now = Self.nowMillis()
+            return self.requests.map { RequestRow(peer: $0.key.base32, handle: $0.value.handle, waiting_seconds: Double(now - $0.value.since) / 1000) }
+                .sorted { $0.handle < $1.handle }
+        }.get()) ?? []
+    }
+
+    public func answer(_ query: String, accept: Bool) async throws {
+        try await loop.submit {
+            let peer = try self.resolve(query)
+            guard self.requests.removeValue(forKey: peer) != nil else {
+                throw ChatError("\(self.name(peer)) has no session request waiting (see hearsay requests)")
+            }
+            self.endpoint.answer(peer, accept: accept)
+        }.get()
+    }
+
+    /// Marks what `query` sent as read and tells them (read receipts).
+    public func markRead(_ query: String) async throws -> Int {
+        let peer = try await loop.submit { try self.resolve(query) }.get()
+        let unread = try store.unread(from: peer)
+        guard !unread.isEmpty else { return 0 }
+        writer.submit(unread.map { .markRead($0.id) })
+        for m in unread { endpoint.sendRead(m.id, to: peer) }
+        return unread.count
+    }
+
+    public func typing(_ query: String, on: Bool) async throws {
+        let peer = try await loop.submit { try self.resolve(query) }.get()
+        endpoint.sendTyping(on, to: peer)
+    }
+
+    /// For the benchmark and tests: commits, operations and failures of the store's writer.
+    public var writerCounts: (commits: Int, ops: Int, failures: Int) { writer.counts.withLock { $0 } }
+}
