@@ -84,6 +84,10 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     /// Outbox order per peer (ids may linger after their ack; skipped when met).
     var order: [NodeID: Deque<MessageID>] = [:]
     var requests: [NodeID: (handle: String, since: Int64)] = [:]
+    /// Peers that declined a session, and when: their messages wait in the outbox, and are not
+    /// offered again on the peer's own (table changes, timers) for an hour, only when the user
+    /// sends them something new.
+    var declined: [NodeID: Int64] = [:]
     /// Peers with a session open now, and when each was last introduced to (see `introduce`).
     var open: Set<NodeID> = []
     var introduced: [NodeID: Int64] = [:]
@@ -241,6 +245,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             self.count("sent", messages.count)
             let rows = messages.map { self.row($0, peer: peer, direction: .outgoing, state: .queued) }
             for r in rows { self.onEvent?(ChatEventLine(type: "message", message: r)) }
+            self.declined[peer] = nil  // the user asks again
             let note = self.send(to: peer, force: true)
             return (rows, note)
         }.get()
@@ -252,6 +257,12 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     @discardableResult
     func send(to peer: NodeID, force: Bool) -> String? {
         guard var ids = order[peer], !ids.isEmpty else { return nil }
+        if let at = declined[peer] {
+            guard Self.nowMillis() - at > 3_600_000 else {
+                return "\(name(peer)) declined the session: the message waits in the outbox until you send again"
+            }
+            declined[peer] = nil
+        }
         guard let p = peers[peer] else { return "\(remembered[peer]?.handle ?? peer.short) is not in the table now: the message waits in the outbox" }
         guard p.state.isLive else { return "\(p.entry.handle) is \(p.state) now: the message waits in the outbox and goes when gossip shows it back" }
         let route: Route
@@ -375,6 +386,11 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             let level: Logger.Level = reason == .normal || reason == .duplicateConnection ? .debug : .notice
             log.log(level: level, "chat connection closed: \(detail)", metadata: ["peer": "\(peer.map(name) ?? "?")", "reason": "\(reason)"])
             onEvent?(ChatEventLine(type: "session", state: "closed", peer: peer?.base32, handle: peer.map(name), detail: "\(reason): \(detail)"))
+        case .declinedBy(let peer):
+            declined[peer] = Self.nowMillis()
+            log.notice("\(name(peer)) declined the session: messages to it wait in the outbox until you send again")
+            onEvent?(ChatEventLine(type: "session", state: "declined", peer: peer.base32, handle: name(peer),
+                                   detail: "declined the session"))
         case .refused(let why):
             count("refused")
             log.warning("chat connection refused: \(why)")

@@ -37,6 +37,8 @@ public enum NativeEvent: Hashable, Sendable {
     case typing(NodeID, Bool)
     /// The peer read one of this node's messages.
     case read(NodeID, MessageID)
+    /// The peer (its user, or its `friends` policy) declined this node's session request.
+    case declinedBy(NodeID)
 }
 
 /// The native realm's network side: a TLS 1.3 listener on the chat port, outgoing connections,
@@ -361,16 +363,19 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func run(_ actions: [ConnectionAction]) {
         guard let delegate = endpoint.delegate, let peer else { return }
         var wrote = false
+        var sentClose = false  // a close action without a close frame sent: the peer closed
         defer { if wrote { channel.flush() } }
         for a in actions {
             switch a {
             case .send(let m):
+                if case .close = m { sentClose = true }
                 var b = channel.allocator.buffer(capacity: 64)
                 b.writeBytes(NativeCodec.frame(m))
                 channel.write(b, promise: nil)
                 wrote = true
             case .close(let reason, let detail):
                 delegate.event(.closed(peer, reason, detail))
+                if reason == .declined && !sentClose { delegate.event(.declinedBy(peer)) }
                 channel.flush()  // the close frame first
                 wrote = false
                 channel.close(promise: nil)

@@ -123,6 +123,46 @@ func numbered(_ n: Int, _ prefix: String) -> [String] {
         #expect(conversations.people?.isEmpty == true)
     }
 
+    @Test("policies: friends declines strangers, ask waits in hearsay requests until accepted or declined")
+    func policies() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        try c.start(0, join: nil, extra: ["--policy", "friends"])
+        try c.start(1)
+        try c.start(2, extra: ["--policy", "ask"])
+        #expect(c.eventually(10, nodes: [0, 1, 2]) { $0.filter { $0.state == "alive" }.count == 3 })
+        func requests(_ i: Int) -> [RequestRow] { (try? c.control(i).request(ControlRequest(op: "requests")))?.requests ?? [] }
+
+        // friends: node1 is a stranger to node0 and is declined; nothing reaches node0's history.
+        #expect(try c.send(1, to: "node0", ["let me in"]).ok)
+        #expect(c.until(5) { c.log(1).contains("node0 declined the session") })
+        #expect(c.history(0, with: "node1") == [])
+        #expect(c.history(1, with: "node0")?.map(\.state) == ["queued"])
+        // Once a friend, what waited goes with the next message, in order.
+        #expect(try hearsay(["friends", "--data", c.data(0), "add", "node1"]).status == 0)
+        #expect(try hearsay(["friends", "--data", c.data(0), "list"]).out.contains("node1"))
+        #expect(try c.send(1, to: "node0", ["now?"]).ok)
+        #expect(c.until(5) { c.history(0, with: "node1")?.map(\.text) == ["let me in", "now?"] })
+
+        // ask: node1's request waits at node2 until its user accepts.
+        #expect(try c.send(1, to: "node2", ["may I?"]).ok)
+        #expect(c.until(5) { requests(2).map(\.handle) == ["node1"] })
+        #expect(try hearsay(["requests", "--data", c.data(2)]).out.contains("node1"))
+        #expect(c.history(2, with: "node1") == [])
+        #expect(try hearsay(["requests", "--data", c.data(2), "accept", "node1"]).status == 0)
+        #expect(c.until(5) { c.history(2, with: "node1")?.map(\.text) == ["may I?"] })
+        #expect(c.until(5) { c.history(1, with: "node2")?.map(\.state) == ["delivered"] })
+
+        // ask, declined: node0 is refused and nothing reaches node2's history.
+        #expect(try c.send(0, to: "node2", ["hello?"]).ok)
+        #expect(c.until(5) { requests(2).map(\.handle) == ["node0"] })
+        #expect(try hearsay(["requests", "--data", c.data(2), "decline", "node0"]).status == 0)
+        #expect(c.until(5) { c.log(0).contains("node2 declined the session") })
+        #expect(c.history(2, with: "node0") == [])
+        #expect(c.history(0, with: "node2")?.map(\.state) == ["queued"])
+        #expect(requests(2).isEmpty)
+    }
+
     @Test("the receiver is killed with 1,000 messages in flight: after its restart all arrive once, in order")
     func receiverCrash() throws {
         let c = Cluster()
