@@ -26,12 +26,13 @@ release: deps
 fuzz-build: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product HearsayFuzz
 
-# Starts a node in the foreground (Ctrl-C leaves gracefully). In another terminal:
-# `.build/debug/hearsay table`, `hearsay status away "text"`, `hearsay members`.
-# Until LAN discovery (issue 4) and chat (issue 5) land, peers join with --join HOST:PORT.
+# Brings you into `hearsay chat` on a running node: starts one in the background if none runs
+# (log in <data>/node.log; stopped when you leave the chat), see Tools/run-chat. Others on the LAN
+# appear through mDNS (the system avahi-daemon); across sites add RUN_ARGS="--join HOST:PORT".
+# In another terminal: `.build/debug/hearsay table`, `hearsay send ann "hi"`, `hearsay history ann`.
 RUN_ARGS ?= --handle $(or $(USER),$(shell id -un),someone)
 run: build
-	$(BIN) node $(RUN_ARGS)
+	BIN=$(BIN) Tools/run-chat $(RUN_ARGS)
 
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
