@@ -118,8 +118,8 @@ public final class Node: @unchecked Sendable {
             port = try await chat.start(host: options.bind.host, port: options.chat.port ?? Self.chatPort(options))
         } catch {
             await chat.stop()
-            throw NodeError("cannot listen for chat on \(options.bind.host):\(Self.chatPort(options)) (TCP): \(error); "
-                            + "choose another --chat-port, or --chat off")
+            throw NodeError("cannot listen on \(options.bind.host):\(Self.chatPort(options)) for chat (TCP): \(error); "
+                            + "choose another --chat-port (the default is the gossip port + 1), or --chat off")
         }
         let control = self.control
         chat.onEvent = { e in control.broadcast(e) }
@@ -240,8 +240,10 @@ public final class Node: @unchecked Sendable {
             }
         }
         if options.mdns != .off {
+            let chatPort = (try? await shell.snapshot())?.0.me.entry.chatPort ?? 0
             let d = NodeDiscovery(shell: shell, me: identity.id, handle: options.handle,
-                                  gossipPort: (options.advertise ?? options.bind).port, filter: options.interfaces, log: log)
+                                  gossipPort: (options.advertise ?? options.bind).port, chatPort: chatPort,
+                                  filter: options.interfaces, log: log)
             if let line = d.start(mode: options.mdns, me: identity.id) {
                 log.warning("\(line)")
                 discoveryOff = line

@@ -33,13 +33,17 @@ public final class NodeDiscovery: @unchecked Sendable {
     let filter: InterfaceFilter
     let handle: String
     let gossipPort: UInt16
+    /// The chat port the node listens on (0 with `--chat off`), in the TXT record's `chat` key.
+    let chatPort: UInt16
     var finder: PeerFinder
     var avahi: AvahiDiscovery?
     var published: String?
     /// `running`, `waiting` or `off`, and why (on the loop).
     var state = (name: "waiting", detail: "connecting to avahi-daemon")
 
-    init(shell: GossipShell, me: NodeID, handle: String, gossipPort: UInt16, filter: InterfaceFilter, log: Logger) {
+    init(shell: GossipShell, me: NodeID, handle: String, gossipPort: UInt16, chatPort: UInt16 = 0, filter: InterfaceFilter,
+         log: Logger) {
+        self.chatPort = chatPort
         self.shell = shell
         self.log = log
         self.filter = filter
@@ -61,7 +65,7 @@ public final class NodeDiscovery: @unchecked Sendable {
                 self.shell.loop.execute { self.handle(event) }
             }
             self.avahi = avahi
-            let service = HearsayService(id: me, gossipPort: gossipPort)
+            let service = HearsayService(id: me, gossipPort: gossipPort, chatPort: chatPort)
             let interfaces = (try? Self.localInterfaces()) ?? []
             avahi.publish(ServiceAdvert(
                 name: HearsayService.instanceName(handle: handle, host: Self.hostName()), type: HearsayService.type,

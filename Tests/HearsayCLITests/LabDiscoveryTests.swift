@@ -179,7 +179,7 @@ struct LabDiscoveryTests {
         #expect(line[7] == (try lab.ip("h1")))
         #expect(line[8] == "7946")
         let txt = line[9...].joined(separator: ";")
-        for kv in ["\"txtvers=1\"", "\"id=\(id)\"", "\"pv=1\"", "\"gossip=7946\"", "\"chat=0\"", "\"realm=hearsay\""] {
+        for kv in ["\"txtvers=1\"", "\"id=\(id)\"", "\"pv=1\"", "\"gossip=7946\"", "\"chat=7947\"", "\"realm=hearsay\""] {
             #expect(txt.contains(kv), "TXT \(txt) lacks \(kv)")
         }
     }
@@ -211,7 +211,7 @@ struct LabDiscoveryTests {
         defer { lab.down() }
         try lab.up(2)
         try lab.startNode("x1", on: "h1", extra: ["--handle", "sam"])
-        try lab.startNode("x2", on: "h1", extra: ["--handle", "sam", "--bind", "0.0.0.0:7947"])
+        try lab.startNode("x2", on: "h1", extra: ["--handle", "sam", "--bind", "0.0.0.0:7948"])  // chat on 7949
         try lab.startNode("y", on: "h2", extra: ["--handle", "other"])
         #expect(lab.eventually(5, ["x1", "x2", "y"]) { $0.filter { $0.state == "alive" }.count == 3 })
         var names = Set<String>()
