@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 BIN := .build/debug/hearsay
 RELEASE_BIN := .build/release/hearsay
 
-.PHONY: deps build release fuzz-build run test sim bench-sim clean
+.PHONY: deps build release release-overlay fuzz-build run test sim bench-sim clean
 
 deps:
 	@Tools/install-deps
@@ -22,6 +22,12 @@ RELEASE_FLAGS ?= --static-swift-stdlib -Xswiftc -use-ld=lld \
 release: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product hearsay
 
+# A gossip-only node for headless overlay sites: the package trait Chat off, so GRDB, Foundation,
+# BoringSSL and X.509 are not linked (Docs/decisions/0008-chat-in-the-node.md). Its own build
+# directory, so that the two builds do not rebuild each other: .build/overlay/release/hearsay.
+release-overlay: deps
+	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --disable-default-traits --scratch-path .build/overlay --product hearsay
+
 # The codec fuzzer, built with the same flags so that .build/release is not rebuilt back and forth.
 fuzz-build: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product HearsayFuzz
@@ -36,6 +42,7 @@ run: build
 
 test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
+	$(SWIFT) build $(SWIFT_FLAGS) --disable-default-traits --scratch-path .build/overlay --product hearsay
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build --parallel --num-workers 2
 
 # The simulator benchmark (release build): prints the figures of Docs/simulation.md.

@@ -13,6 +13,13 @@ let package = Package(
         .library(name: "HearsayModel", targets: ["HearsayModel"]),
         .library(name: "Gossip", targets: ["Gossip"]),
     ],
+    // `Chat` (on by default): native chat sessions, TLS and the SQLite store. `make release-overlay`
+    // builds without it: a gossip-only node for headless overlay sites, without GRDB, Foundation,
+    // BoringSSL or X.509 linked (Docs/decisions/0008-chat-in-the-node.md).
+    traits: [
+        .trait(name: "Chat", description: "Native chat: TLS sessions, the outbox and history in SQLite (GRDB)."),
+        .default(enabledTraits: ["Chat"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -24,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/HdrHistogram/hdrhistogram-swift.git", from: "0.2.0"),
     ],
     targets: [
         // Layer 0: identities, presence entries, signatures, byte codecs. No IO.
@@ -105,8 +113,9 @@ let package = Package(
         .target(
             name: "HearsayNode",
             dependencies: [
-                "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi",
-                "ChatStore", "Conversation", "NativeWire", "RealmNative", "Realms",
+                "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi", "Conversation", "NativeWire", "Realms",
+                .target(name: "ChatStore", condition: .when(traits: ["Chat"])),
+                .target(name: "RealmNative", condition: .when(traits: ["Chat"])),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -120,7 +129,7 @@ let package = Package(
             name: "HearsayCLI",
             dependencies: [
                 "HearsayNode", "HearsaySim", "Gossip", "HearsayModel", "Discovery", "DiscoveryAvahi", "Realms",
-                "ChatStore", "Conversation",
+                "Conversation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -131,6 +140,16 @@ let package = Package(
         ),
         // Mutation fuzzer for the wire codecs (Tools/fuzz/run); a bounded run is part of the tests.
         .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel", "NativeWire"]),
+        // The native chat benchmark (Tools/bench/chat, Docs/benchmarks.md): nodes in process on 127.0.0.x.
+        .executableTarget(
+            name: "ChatBench",
+            dependencies: [
+                "HearsayNode", "HearsayModel",
+                .product(name: "Histogram", package: "hdrhistogram-swift"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim", "HearsayFuzz"]),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),

@@ -45,7 +45,7 @@ struct HistoryCommand: ParsableCommand {
 
     /// `2026-11-25 08:01:46  ann > text  [delivered]`
     static func line(_ r: MessageRow) -> String {
-        let when = r.sent.prefix(19).replacingOccurrences(of: "T", with: " ")
+        let when = String(r.sent.prefix(19).map { $0 == "T" ? " " : $0 })
         let arrow = r.direction == "out" ? ">" : "<"
         let mark = r.direction == "out" ? "  [\(r.state)]" : ""
         return "\(when)  \(r.from_handle) \(arrow) \(r.text)\(mark)"

@@ -12,7 +12,6 @@ import FoundationEssentials
 import Foundation
 #endif
 import Gossip
-import ChatStore
 import Conversation
 import Discovery
 import HearsayModel
@@ -53,8 +52,8 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Interface name prefixes to skip (PREFIX[,PREFIX...]; empty: none). Default: container bridges, veths, VPN tunnels (docker, br-, veth, virbr, tun, tap, wg, tailscale, zt, ...).")
     var skipInterfaces: String?
 
-    @Option(name: .long, help: "Chat: on (native sessions on --chat-port, history in <data>/chat.sqlite) or off (a headless gossip node).")
-    var chat = "on"
+    @Option(name: .long, help: "Chat: on (native sessions on --chat-port, history in <data>/chat.sqlite) or off (a headless gossip node). Default: on, or off in a build without chat (make release-overlay).")
+    var chat = chatBuilt ? "on" : "off"
 
     @Option(name: .long, help: "TCP port for native chat sessions (TLS 1.3). Default: the gossip port + 1 (7947); 0: any free port.")
     var chatPort: UInt16?
@@ -95,7 +94,7 @@ struct NodeCommand: AsyncParsableCommand {
         options.chat.port = chatPort
         guard let p = SessionPolicy(rawValue: policy) else { throw ValidationError("--policy is everyone, friends or ask") }
         options.chat.policy = p
-        guard let d = ChatStore.Durability(rawValue: durability) else { throw ValidationError("--durability is process or power") }
+        guard let d = ChatDurability(rawValue: durability) else { throw ValidationError("--durability is process or power") }
         options.chat.durability = d
         if let metrics {
             guard let a = PeerAddress(metrics) else { throw ValidationError("--metrics takes ADDR:PORT, e.g. 127.0.0.1:9464") }

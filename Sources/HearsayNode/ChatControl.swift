@@ -81,6 +81,24 @@ public struct PeerRow: Codable, Sendable, Hashable {
     public var unread: Int
     public var queued: Int
     public var messages: Int
+
+    public init(id: String, handle: String, realm: String, protocol: String, address: String, state: String, status: String,
+                status_text: String, online: Bool, friend: Bool, secure: Bool, unread: Int, queued: Int, messages: Int) {
+        self.id = id
+        self.handle = handle
+        self.realm = realm
+        self.protocol = `protocol`
+        self.address = address
+        self.state = state
+        self.status = status
+        self.status_text = status_text
+        self.online = online
+        self.friend = friend
+        self.secure = secure
+        self.unread = unread
+        self.queued = queued
+        self.messages = messages
+    }
 }
 
 /// A session request waiting for the user's answer (`ask` policy).
@@ -88,6 +106,12 @@ public struct RequestRow: Codable, Sendable, Hashable {
     public var peer: String
     public var handle: String
     public var waiting_seconds: Double
+
+    public init(peer: String, handle: String, waiting_seconds: Double) {
+        self.peer = peer
+        self.handle = handle
+        self.waiting_seconds = waiting_seconds
+    }
 }
 
 /// One line of the `events` stream.

@@ -1,3 +1,4 @@
+#if Chat  // the package trait (Package.swift): off in `make release-overlay`
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -13,29 +14,6 @@ import NIOCore
 import NativeWire
 import RealmNative
 import Realms
-
-/// Chat settings of a node (`hearsay node --chat-port --policy --durability`).
-public struct ChatOptions: Sendable {
-    /// Off: no chat port, no store (a headless overlay node).
-    public var enabled = true
-    /// The TCP port of native sessions; nil: the gossip port + 1 (7947 next to 7946); 0: any.
-    public var port: UInt16?
-    /// Who may open a session: everyone (the zero-setup LAN default), friends, or ask.
-    public var policy: SessionPolicy = .everyone
-    public var durability: ChatStore.Durability = .process
-    /// When to try an unacknowledged message again (it also goes as soon as gossip shows the peer back).
-    public var retry = RetryPolicy()
-    /// How often the outbox is looked at for messages whose retry time has come.
-    public var tickMillis: Int64 = 500
-
-    public init() {}
-}
-
-/// Why a chat request failed, with what to do.
-public struct ChatError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    init(_ d: String) { description = d }
-}
 
 /// The node's chat: the durable store, the native endpoint, the outbox and its retries, and the
 /// bridge between the gossip table (who is where, with which key) and sessions.
@@ -519,3 +497,4 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     /// For the benchmark and tests: commits, operations and failures of the store's writer.
     public var writerCounts: (commits: Int, ops: Int, failures: Int) { writer.counts.withLock { $0 } }
 }
+#endif

@@ -43,10 +43,13 @@ public struct ControlClient {
         return fd
     }
 
-    /// Sends one request and returns its response.
-    public func request(_ r: ControlRequest) throws(Failure) -> ControlResponse {
+    /// Sends one request and returns its response; a node that does not answer within
+    /// `timeoutSeconds` is an error (not a hang).
+    public func request(_ r: ControlRequest, timeoutSeconds: Int = 30) throws(Failure) -> ControlResponse {
         let fd = try connectSocket()
         defer { close(fd) }
+        var tv = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let line = ControlJSON.encode(r)
         _ = line.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var data = [UInt8]()
@@ -58,7 +61,7 @@ public struct ControlClient {
         }
         guard let nl = data.firstIndex(of: UInt8(ascii: "\n")),
             let resp = try? JSONDecoder().decode(ControlResponse.self, from: Data(data[..<nl]))
-        else { throw Failure(description: "the node closed the control connection without an answer") }
+        else { throw Failure(description: "the node closed the control connection without an answer (or gave none within \(timeoutSeconds) s)") }
         return resp
     }
 

@@ -16,8 +16,10 @@ final class ControlServer: @unchecked Sendable {
     let metrics: NodeMetrics
     private var watchers: [ObjectIdentifier: Channel] = [:]  // on the shell's loop
     private var eventWatchers: [ObjectIdentifier: Channel] = [:]  // on the shell's loop
+    #if Chat
     /// The node's chat, when it runs one (set before the socket is bound).
     var chat: ChatService?
+    #endif
     /// Answers the `discovery` op (set by the node before the socket is bound).
     var discoveryReport: (@Sendable () async -> DiscoveryReport)?
 
@@ -126,6 +128,7 @@ final class ControlServer: @unchecked Sendable {
                 channel.closeFuture.whenComplete { _ in self.shell.loop.execute { self.watchers[id] = nil } }
             }
             return nil
+        #if Chat
         case "events":
             guard chat != nil else { return Self.noChat }
             let id = ObjectIdentifier(channel)
@@ -139,14 +142,20 @@ final class ControlServer: @unchecked Sendable {
             do { return try await respondChat(req, chat) } catch {
                 return ControlResponse(ok: false, error: "\(error)")
             }
+        #else
+        case "events", "send", "history", "conversations", "people", "friends", "requests", "answer", "read", "typing":
+            return Self.noChat
+        #endif
         default:
             return ControlResponse(ok: false, error: "unknown op \(req.op): table, members, status, stats, metrics, discovery, watch, "
                                    + "send, history, people, conversations, friends, requests, answer, read, typing, events")
         }
     }
 
-    static let noChat = ControlResponse(ok: false, error: "this node runs without chat (started with --chat off)")
+    static let noChat = ControlResponse(ok: false, error: chatBuilt ? "this node runs without chat (started with --chat off)"
+                                        : "this hearsay was built without chat (make release-overlay)")
 
+    #if Chat
     private func respondChat(_ req: ControlRequest, _ chat: ChatService) async throws -> ControlResponse {
         func peer() throws -> String {
             guard let p = req.peer, !p.isEmpty else { throw ChatError("\(req.op) needs a peer (a handle or an id prefix)") }
@@ -182,6 +191,8 @@ final class ControlServer: @unchecked Sendable {
         }
         return r
     }
+
+    #endif
 
     private func reply(_ r: ControlResponse, on channel: Channel) {
         let bytes = ControlJSON.encode(r)

@@ -3,7 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if Chat
 import ChatStore
+#endif
 import Discovery
 import Gossip
 import Logging
@@ -96,19 +98,22 @@ public final class Node: @unchecked Sendable {
     }
 
     let firstAddresses: [HostAddress]
+    #if Chat
     /// The node's chat (nil with `--chat off`).
     public private(set) var chat: ChatService?
+    #endif
 
     /// The chat port asked for: `--chat-port`, else the gossip port + 1 (7947 next to 7946).
     static func chatPort(_ options: NodeOptions) -> UInt16 {
         options.chat.port ?? ((options.advertise ?? options.bind).port &+ 1)
     }
 
+    #if Chat
     /// Opens the store and listens for native sessions; the entry gets the port bound.
     func startChat() async throws {
         let path = options.dataDirectory + "/chat.sqlite"
         let store: ChatStore
-        do { store = try ChatStore(path: path, durability: options.chat.durability) } catch {
+        do { store = try ChatStore(path: path, durability: options.chat.durability == .power ? .power : .process) } catch {
             throw NodeError("\(error); move it aside to start with an empty history, or run with --chat off")
         }
         let chat = try ChatService(identity: identity, handle: options.handle, loop: shell.loop, store: store,
@@ -133,6 +138,8 @@ public final class Node: @unchecked Sendable {
         log.info("chat listening", metadata: ["port": "\(port)", "policy": "\(options.chat.policy)",
                                               "store": "\(path)", "durability": "\(options.chat.durability)"])
     }
+    #endif
+
     var discovery: NodeDiscovery?
     var discoveryOff: String?
 
@@ -198,12 +205,20 @@ public final class Node: @unchecked Sendable {
         let port = (options.advertise ?? options.bind).port
         let mine = Set(firstAddresses.map { PeerAddress(host: $0, port: port) } + [options.advertise ?? options.bind])
         seeds = Array(Set(seeds.filter { !mine.contains($0) })).sorted()
+        #if Chat
         if options.chat.enabled { try await startChat() }
+        let chat = self.chat
+        #else
+        if options.chat.enabled {
+            throw NodeError("this hearsay was built without chat (make release-overlay): run it with --chat off")
+        }
+        #endif
         let control = self.control
         let log = self.log
-        let chat = self.chat
         shell.onEvent = { e in
+            #if Chat
             chat?.tableChanged(e)
+            #endif
             if e.previous != e.state {
                 log.info("member \(e.entry.entry.handle) \(e.id.short): \(e.previous.map(\.description) ?? "new") -> \(e.state.map(\.description) ?? "forgotten")",
                          metadata: ["precedence": "\(e.precedence)", "hops": "\(e.hops)"])
@@ -220,7 +235,7 @@ public final class Node: @unchecked Sendable {
         do {
             controlChannel = try await control.bind(path: options.control)
         } catch {
-            await chat?.stop()
+            await stopChat()
             throw NodeError("cannot serve the control socket \(options.control): \(error)")
         }
         do {
@@ -228,7 +243,7 @@ public final class Node: @unchecked Sendable {
         } catch {
             try? await controlChannel?.close()
             try? await metricsChannel?.close()
-            await chat?.stop()
+            await stopChat()
             throw NodeError("cannot listen on \(options.bind) (UDP and TCP): \(error); choose another --bind")
         }
         if let m = options.metricsAddress {
@@ -240,7 +255,7 @@ public final class Node: @unchecked Sendable {
             }
         }
         if options.mdns != .off {
-            let chatPort = (try? await shell.snapshot())?.0.me.entry.chatPort ?? 0
+            let chatPort = (try? await shell.snapshot())?.0.me.entry.chatPort ?? 0  // the port bound
             let d = NodeDiscovery(shell: shell, me: identity.id, handle: options.handle,
                                   gossipPort: (options.advertise ?? options.bind).port, chatPort: chatPort,
                                   filter: options.interfaces, log: log)
@@ -276,6 +291,12 @@ public final class Node: @unchecked Sendable {
         }
     }
 
+    func stopChat() async {
+        #if Chat
+        await chat?.stop()
+        #endif
+    }
+
     var saver: Task<Void, Never>?
     var sampler: Task<Void, Never>?
     var metricsChannel: Channel?
@@ -301,7 +322,7 @@ public final class Node: @unchecked Sendable {
         try? await Task.sleep(for: grace)
         try? await controlChannel?.close()
         try? await metricsChannel?.close()
-        await chat?.stop()
+        await stopChat()
         await shell.close()
         try? FileManager.default.removeItem(atPath: options.control)
         try? await group.shutdownGracefully()

@@ -1,3 +1,4 @@
+#if Chat
 import ChatStore
 import NIOPosix
 import Synchronization
@@ -78,3 +79,4 @@ final class StoreWriter: Sendable {
         try? await pool.shutdownGracefully()
     }
 }
+#endif

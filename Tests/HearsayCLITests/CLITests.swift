@@ -54,6 +54,31 @@ func temporaryDirectory() -> String {
     }
 }
 
+/// The gossip-only build (`make release-overlay`; `make test` builds its debug twin first, into
+/// .build/overlay): chat is not linked, and asking for it is a clear error.
+let overlayExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent(".build/overlay/debug/hearsay").path
+
+@Suite struct OverlayBuildTests {
+    static var overlay: String { overlayExecutable }
+
+    @Test("the overlay build links neither Foundation nor SQLite nor TLS, and refuses --chat on",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: overlayExecutable),
+                   "build it with `make test` (or swift build --disable-default-traits --scratch-path .build/overlay)"))
+    func overlay() throws {
+        let libs = try runToEnd(["/usr/bin/ldd", Self.overlay])
+        #expect(libs.status == 0)
+        for lib in ["libFoundation.so", "libsqlite3", "lib_FoundationICU", "libavahi"] {
+            #expect(!libs.out.contains(lib), "the overlay build links \(lib)")
+        }
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let r = try runToEnd([Self.overlay, "node", "--data", dir, "--bind", "127.0.0.1:0", "--mdns", "off", "--chat", "on"])
+        #expect(r.status == 1)
+        #expect(r.err.contains("built without chat"), "\(r.err)")
+    }
+}
+
 @Suite struct ProtocolsCommandTests {
     @Test("hearsay protocols lists the native realm; --json too")
     func lists() throws {
