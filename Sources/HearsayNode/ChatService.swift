@@ -341,7 +341,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             onEvent?(ChatEventLine(type: "session", state: "open", peer: peer.base32, handle: name(peer)))
             send(to: peer, force: true)  // what waited for this peer goes now, whoever dialed
         case .closed(let peer, let reason, let detail):
-            count("closed-\(reason)")
+            count("closed-" + String(describing: reason).replacingOccurrences(of: " ", with: "-"))
             if let peer {
                 requests[peer] = nil
                 let now = Self.nowMillis()
@@ -492,6 +492,11 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     public func typing(_ query: String, on: Bool) async throws {
         let peer = try await loop.submit { try self.resolve(query) }.get()
         endpoint.sendTyping(on, to: peer)
+    }
+
+    /// The counters and the number of messages in the outbox, for metrics.
+    public func stats() async -> (counts: [String: Int], outbox: Int) {
+        (try? await loop.submit { (self.counters, self.pending.count) }.get()) ?? ([:], 0)
     }
 
     /// For the benchmark and tests: commits, operations and failures of the store's writer.

@@ -280,6 +280,12 @@ public final class Node: @unchecked Sendable {
                 try? await Task.sleep(for: .seconds(1))
                 guard let self, let (inst, wire) = try? await self.shell.snapshot() else { continue }
                 self.metrics.sample(inst, wire)
+                #if Chat
+                if let chat = self.chat {
+                    let (counts, outbox) = await chat.stats()
+                    self.metrics.sampleChat(counts, outbox: outbox)
+                }
+                #endif
             }
         }
         // Remember the members every 30 s, so that a restart after a crash rejoins them too.

@@ -65,5 +65,17 @@ final class NodeMetrics: @unchecked Sendable {
         last = (g, wire)
     }
 
+    private var lastChat: [String: Int] = [:]
+
+    /// Chat's counters (`hearsay_chat_total{event=...}`: sent, delivered, received, duplicates,
+    /// retried, refused handshakes, closes by reason, sessions) and the outbox's size.
+    func sampleChat(_ counts: [String: Int], outbox: Int) {
+        for (event, n) in counts where n > (lastChat[event] ?? 0) {
+            counter("hearsay_chat_total", [("event", event)]).increment(by: n - (lastChat[event] ?? 0))
+        }
+        lastChat = counts
+        gauge("hearsay_chat_outbox").record(outbox)
+    }
+
     func text() -> String { registry.emitToString() }
 }

@@ -230,6 +230,12 @@ func numbered(_ n: Int, _ prefix: String) -> [String] {
         #expect(refused)
         #expect(c.history(0, with: "node1")?.filter { $0.direction == "in" }.isEmpty == true)
         #expect(c.log(0).contains("is not in the table with this key"))
+        // Refusals are counted (both ways; node0 also retried its dials to the impostor).
+        #expect(c.until(3) {
+            let m = (try? c.control(0).request(ControlRequest(op: "metrics")))?.metrics ?? ""
+            let line = m.split(separator: "\n").first { $0.hasPrefix("hearsay_chat_total{event=\"refused\"}") }
+            return (line?.split(separator: " ").last.flatMap { Double($0) } ?? 0) >= 2
+        })
         try await listener.close()
         try await group.shutdownGracefully()
     }
