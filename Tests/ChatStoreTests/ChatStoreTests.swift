@@ -101,6 +101,45 @@ import Testing
         #expect(try s.peerKey(Self.bob) == nil)
     }
 
+    @Test func aGroupCommitAppliesEveryOpInOrderAndSaysWhatChanged() throws {
+        let path = temporaryPath()
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let s = try ChatStore(path: path, durability: .power)
+        let inbound = message(9, from: Self.bob)
+        let peer = KnownPeer(id: Self.bob, handle: "bob", realm: "hearsay", publicKey: [1, 2], address: "127.0.0.2:7947",
+                             lastSeenMillis: 1)
+        let results = try s.commit([
+            .queue(message(1), to: Self.ann), .queue(message(2), to: Self.ann), .queue(message(1), to: Self.ann),
+            .receive(inbound, from: Self.bob), .receive(inbound, from: Self.bob),
+            .acknowledged(message(1).id), .acknowledged(message(1).id), .attempted(message(2).id, nextAttemptMillis: 77),
+            .attempted(MessageID(hi: 5, lo: 5), nextAttemptMillis: 1), .markRead(inbound.id), .rememberPeer(peer),
+        ])
+        // A queued id again, a duplicate receive, a second ack, an unknown attempt: false, and nothing changed.
+        #expect(results == [true, true, false, true, false, true, false, true, false, true, true])
+        let reopened = try ChatStore(path: path)
+        #expect(try reopened.outbox().map(\.message.id) == [message(2).id])
+        #expect(try reopened.outbox().first?.nextAttemptMillis == 77)
+        #expect(try reopened.history(with: Self.ann).map(\.state) == [.delivered, .queued])
+        #expect(try reopened.history(with: Self.bob).map(\.state) == [.read])
+        #expect(try reopened.knownPeers() == [peer])
+    }
+
+    @Test func conversationsUnreadAndTheLastMessages() throws {
+        let s = try ChatStore(path: nil)
+        for n in UInt64(1)...3 { _ = try s.receive(message(n, from: Self.bob), from: Self.bob) }
+        try s.queue(message(4), to: Self.ann)
+        _ = try s.receive(message(5, from: Self.ann), from: Self.ann)
+        try s.markRead(message(1, from: Self.bob).id)
+        let c = try s.conversations()
+        #expect(c.map(\.peer) == [Self.ann, Self.bob])  // most recent first
+        #expect(c.map(\.unread) == [1, 2])
+        #expect(c.map(\.queued) == [1, 0])
+        #expect(c.map(\.messages) == [2, 3])
+        #expect(c.first?.last?.id == message(5, from: Self.ann).id)
+        #expect(try s.unread(from: Self.bob).map(\.id.lo) == [2, 3])
+        #expect(try s.history(with: Self.bob, limit: 2).map(\.id.lo) == [2, 3])
+    }
+
     @Test func anUnwritablePathIsAClearError() {
         #expect(throws: StoreError.self) { try ChatStore(path: "/proc/no/such/dir/chat.sqlite") }
     }
