@@ -21,13 +21,9 @@ struct FriendsCommand: ParsableCommand {
     func run() throws {
         guard ["list", "add", "rm"].contains(action) else { throw ValidationError("friends takes list, add PEER or rm PEER") }
         if action != "list" && peer == nil { throw ValidationError("friends \(action) needs a PEER") }
-        let resp: ControlResponse
-        do { resp = try data.client().request(ControlRequest(op: "friends", peer: peer, action: action)) } catch {
-            throw Failure(error.description)
-        }
-        guard resp.ok, let people = resp.people else { throw Failure(resp.error ?? "the node refused") }
+        let people = try data.call(ControlRequest(op: "friends", peer: peer, action: action)).people ?? []
         if json {
-            print(String(decoding: ControlJSONOut.encode(people), as: UTF8.self))
+            printJSON(people)
             return
         }
         if people.isEmpty { print("no friends yet: hearsay friends add HANDLE") }

@@ -28,13 +28,10 @@ struct HistoryCommand: ParsableCommand {
 
     func run() throws {
         if let limit, limit <= 0 { throw ValidationError("--limit takes a positive number") }
-        let resp: ControlResponse
-        do { resp = try data.client().request(ControlRequest(op: "history", peer: peer, limit: limit)) } catch {
-            throw Failure(error.description)
-        }
-        guard resp.ok, let rows = resp.messages else { throw Failure(resp.error ?? "the node refused") }
+        let resp = try data.call(ControlRequest(op: "history", peer: peer, limit: limit))
+        let rows = resp.messages ?? []
         if json {
-            print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
+            printJSON(rows)
             return
         }
         if let p = resp.person {

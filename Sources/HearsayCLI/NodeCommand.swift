@@ -158,6 +158,14 @@ struct DataOptions: ParsableArguments {
     var socketPath: String { control ?? directory + "/control.sock" }
 
     func client() -> ControlClient { ControlClient(path: socketPath) }
+
+    /// Sends one request to the node: no node, or a refusal, is the command's error.
+    func call(_ r: ControlRequest) throws -> ControlResponse {
+        let resp: ControlResponse
+        do { resp = try client().request(r) } catch { throw Failure(error.description) }
+        guard resp.ok else { throw Failure(resp.error ?? "the node refused") }
+        return resp
+    }
 }
 
 extension String {

@@ -19,25 +19,18 @@ struct RequestsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let client = data.client()
         switch action {
         case "list":
-            let resp: ControlResponse
-            do { resp = try client.request(ControlRequest(op: "requests")) } catch { throw Failure(error.description) }
-            guard resp.ok, let rows = resp.requests else { throw Failure(resp.error ?? "the node refused") }
+            let rows = try data.call(ControlRequest(op: "requests")).requests ?? []
             if json {
-                print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
+                printJSON(rows)
                 return
             }
             if rows.isEmpty { print("no session request waits") }
             for r in rows { print(column(r.handle, 18) + column(String(r.peer.prefix(10)), 12) + "waiting \(fixedPoint(r.waiting_seconds, digits: 0)) s") }
         case "accept", "decline":
             guard let peer else { throw ValidationError("requests \(action) needs a PEER") }
-            let resp: ControlResponse
-            do { resp = try client.request(ControlRequest(op: "answer", peer: peer, accept: action == "accept")) } catch {
-                throw Failure(error.description)
-            }
-            guard resp.ok else { throw Failure(resp.error ?? "the node refused") }
+            _ = try data.call(ControlRequest(op: "answer", peer: peer, accept: action == "accept"))
             print(action == "accept" ? "accepted \(peer)" : "declined \(peer)")
         default:
             throw ValidationError("requests takes list, accept PEER or decline PEER")

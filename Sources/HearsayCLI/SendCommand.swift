@@ -38,7 +38,6 @@ struct SendCommand: ParsableCommand {
             }
             guard !texts.isEmpty else { throw Failure("nothing to send on standard input") }
         }
-        let client = data.client()
         var rows = [MessageRow]()
         var notes = Set<String>()
         // Requests of at most ~256 KiB, in order (the node keeps the order of a peer's messages).
@@ -46,11 +45,7 @@ struct SendCommand: ParsableCommand {
         var size = 0
         func flush() throws {
             guard !chunk.isEmpty else { return }
-            let resp: ControlResponse
-            do { resp = try client.request(ControlRequest(op: "send", peer: peer, texts: chunk)) } catch {
-                throw Failure(error.description)
-            }
-            guard resp.ok else { throw Failure(resp.error ?? "the node refused") }
+            let resp = try data.call(ControlRequest(op: "send", peer: peer, texts: chunk))
             rows += resp.messages ?? []
             if let n = resp.note { notes.insert(n) }
             chunk = []
@@ -63,7 +58,7 @@ struct SendCommand: ParsableCommand {
         }
         try flush()
         if json {
-            print(String(decoding: ControlJSONOut.encode(rows), as: UTF8.self))
+            printJSON(rows)
             return
         }
         let to = rows.first.map { "\($0.to_handle) (\($0.to.prefix(10)))" } ?? peer

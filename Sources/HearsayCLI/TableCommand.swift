@@ -144,6 +144,9 @@ struct StatusCommand: ParsableCommand {
     }
 }
 
+/// Prints `v` as one line of JSON (keys sorted).
+func printJSON<T: Encodable>(_ v: T) { print(String(decoding: ControlJSONOut.encode(v), as: UTF8.self)) }
+
 enum ControlJSONOut {
     static func encode<T: Encodable>(_ v: T) -> Data {
         let e = JSONEncoder()

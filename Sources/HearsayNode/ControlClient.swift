@@ -68,31 +68,29 @@ public struct ControlClient {
     /// Sends `events` and calls `event` for every chat event (and table change) until the node
     /// goes away or `event` returns false. Blocking: run it on a thread of its own.
     public func events(_ event: (ChatEventLine) -> Bool) throws(Failure) {
-        let fd = try connectSocket()
-        defer { close(fd) }
-        let req = ControlJSON.encode(ControlRequest(op: "events"))
-        _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        var pending = [UInt8]()
-        var buf = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n <= 0 { return }
-            pending += buf[0..<n]
-            while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                if let e = try? JSONDecoder().decode(ChatEventLine.self, from: Data(pending[..<nl])), !event(e) { return }
-                if let r = try? JSONDecoder().decode(ControlResponse.self, from: Data(pending[..<nl])), !r.ok {
-                    throw Failure(description: r.error ?? "the node refused the event stream")
-                }
-                pending.removeSubrange(...nl)
+        try stream("events") { line throws(Failure) in
+            if let e = try? JSONDecoder().decode(ChatEventLine.self, from: Data(line)) { return event(e) }
+            if let r = try? JSONDecoder().decode(ControlResponse.self, from: Data(line)), !r.ok {
+                throw Failure(description: r.error ?? "the node refused the event stream")
             }
+            return true
         }
     }
 
     /// Sends `watch` and calls `line` for every change until the node goes away.
     public func watch(_ line: (TableRow) -> Void) throws(Failure) {
+        try stream("watch") { bytes in
+            if let row = try? JSONDecoder().decode(TableRow.self, from: Data(bytes)) { line(row) }
+            return true
+        }
+    }
+
+    /// Sends the streaming request `op`, then hands each line to `line` until the node closes the
+    /// connection or `line` returns false.
+    func stream(_ op: String, _ line: ([UInt8]) throws(Failure) -> Bool) throws(Failure) {
         let fd = try connectSocket()
         defer { close(fd) }
-        let req = ControlJSON.encode(ControlRequest(op: "watch"))
+        let req = ControlJSON.encode(ControlRequest(op: op))
         _ = req.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         var pending = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 65_536)
@@ -101,8 +99,9 @@ public struct ControlClient {
             if n <= 0 { return }
             pending += buf[0..<n]
             while let nl = pending.firstIndex(of: UInt8(ascii: "\n")) {
-                if let row = try? JSONDecoder().decode(TableRow.self, from: Data(pending[..<nl])) { line(row) }
+                let bytes = Array(pending[..<nl])
                 pending.removeSubrange(...nl)
+                guard try line(bytes) else { return }
             }
         }
     }

@@ -98,19 +98,15 @@ public final class NativeEndpoint: @unchecked Sendable {
 
     /// Tells `peer` that its user is typing, or read a message: only on an open session (these
     /// are hints, not worth a dial).
-    public func sendTyping(_ on: Bool, to peer: NodeID) {
-        loop.execute {
-            guard let c = self.connections[peer], var conn = c.connection else { return }
-            let a = conn.sendTyping(on)
-            c.connection = conn
-            c.run(a)
-        }
-    }
+    public func sendTyping(_ on: Bool, to peer: NodeID) { onConnection(peer) { $0.sendTyping(on) } }
 
-    public func sendRead(_ id: MessageID, to peer: NodeID) {
+    public func sendRead(_ id: MessageID, to peer: NodeID) { onConnection(peer) { $0.sendRead(id) } }
+
+    /// Runs `step` on the connection to `peer`, if there is one, and carries out its actions.
+    func onConnection(_ peer: NodeID, _ step: @escaping @Sendable (inout Connection) -> [ConnectionAction]) {
         loop.execute {
             guard let c = self.connections[peer], var conn = c.connection else { return }
-            let a = conn.sendRead(id)
+            let a = step(&conn)
             c.connection = conn
             c.run(a)
         }
@@ -129,14 +125,7 @@ public final class NativeEndpoint: @unchecked Sendable {
     }
 
     /// The user's answer to `sessionRequested`.
-    public func answer(_ peer: NodeID, accept: Bool) {
-        loop.execute {
-            guard let c = self.connections[peer], var conn = c.connection else { return }
-            let actions = accept ? conn.accept() : conn.decline()
-            c.connection = conn
-            c.run(actions)
-        }
-    }
+    public func answer(_ peer: NodeID, accept: Bool) { onConnection(peer) { accept ? $0.accept() : $0.decline() } }
 
     /// The peers with a connection kept now (for tests and `hearsay doctor`).
     public func connectedPeers() async -> Set<NodeID> {

@@ -40,6 +40,12 @@ extension Cluster {
         return condition()
     }
 
+    /// Nodes 0, 1 and 2 (with `extra` flags each), 1 and 2 joining 0; returns once all list all three alive.
+    func startThree(_ extra: [[String]] = [[], [], []]) throws {
+        for i in 0..<3 { try start(i, join: i == 0 ? nil : 0, extra: extra[i]) }
+        #expect(eventually(10, nodes: [0, 1, 2]) { $0.filter { $0.state == "alive" }.count == 3 })
+    }
+
     func log(_ i: Int) -> String { (try? String(contentsOfFile: logPath(i), encoding: .utf8)) ?? "" }
 
     func identity(_ i: Int) throws -> NodeIdentity { try IdentityStore.loadOrCreate(in: data(i)).0 }
@@ -55,10 +61,7 @@ func numbered(_ n: Int, _ prefix: String) -> [String] {
     func threeNodes() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil)
-        try c.start(1)
-        try c.start(2)
-        #expect(c.eventually(10, nodes: [0, 1, 2]) { $0.filter { $0.state == "alive" }.count == 3 })
+        try c.startThree()
         // Every node talks to both others at once, 20 messages each way, in 4 requests.
         let group = DispatchGroup()
         let errors = Mutex([String]())
@@ -127,10 +130,7 @@ func numbered(_ n: Int, _ prefix: String) -> [String] {
     func policies() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil, extra: ["--policy", "friends"])
-        try c.start(1)
-        try c.start(2, extra: ["--policy", "ask"])
-        #expect(c.eventually(10, nodes: [0, 1, 2]) { $0.filter { $0.state == "alive" }.count == 3 })
+        try c.startThree([["--policy", "friends"], [], ["--policy", "ask"]])
         func requests(_ i: Int) -> [RequestRow] { (try? c.control(i).request(ControlRequest(op: "requests")))?.requests ?? [] }
 
         // friends: node1 is a stranger to node0 and is declined; nothing reaches node0's history.
@@ -244,10 +244,7 @@ func numbered(_ n: Int, _ prefix: String) -> [String] {
     func badFrames() async throws {
         let c = Cluster()
         defer { c.stopAll() }
-        try c.start(0, join: nil)
-        try c.start(1)
-        try c.start(2)
-        #expect(c.eventually(10, nodes: [0, 1, 2]) { $0.filter { $0.state == "alive" }.count == 3 })
+        try c.startThree()
         #expect(try c.send(2, to: "node0", ["before"]).ok)
         #expect(c.until(5) { c.history(0, with: "node2")?.count == 1 })
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
