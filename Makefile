@@ -14,19 +14,23 @@ build: deps
 
 # The release binary carries the Swift runtime inside (no libswiftCore.so & co. to map), packs
 # its relocations (DT_RELR), exports no symbols and puts the functions a node runs together
-# (Tools/build/hearsay.order, from Tools/build/profile-order): 27 -> 14 MB resident per node
-# (Docs/decisions/0006-lean-node-binary.md). lld ships with the Swift toolchain.
+# (Tools/build/hearsay.order, from Tools/build/profile-order): a gossip node went from 27 to 14 MB
+# resident (Docs/decisions/0006-lean-node-binary.md); with chat linked and on, 26 MB (0008).
+# lld ships with the Swift toolchain.
 ORDER_FLAGS ?= -Xlinker --symbol-ordering-file=$(CURDIR)/Tools/build/hearsay.order -Xlinker --no-warn-symbol-ordering
-RELEASE_FLAGS ?= --static-swift-stdlib -Xswiftc -use-ld=lld \
-	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic $(ORDER_FLAGS)
+LINK_FLAGS := --static-swift-stdlib -Xswiftc -use-ld=lld \
+	-Xlinker -z -Xlinker pack-relative-relocs -Xlinker --no-export-dynamic
+RELEASE_FLAGS ?= $(LINK_FLAGS) $(ORDER_FLAGS)
 release: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product hearsay
 
 # A gossip-only node for headless overlay sites: the package trait Chat off, so GRDB, Foundation,
 # BoringSSL and X.509 are not linked (Docs/decisions/0008-chat-in-the-node.md). Its own build
 # directory, so that the two builds do not rebuild each other: .build/overlay/release/hearsay.
+# Its own function order: what a gossip-only node runs (Tools/build/profile-order overlay).
+OVERLAY_ORDER_FLAGS ?= -Xlinker --symbol-ordering-file=$(CURDIR)/Tools/build/hearsay-overlay.order -Xlinker --no-warn-symbol-ordering
 release-overlay: deps
-	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --disable-default-traits --scratch-path .build/overlay --product hearsay
+	$(SWIFT) build -c release $(LINK_FLAGS) $(OVERLAY_ORDER_FLAGS) $(SWIFT_FLAGS) --disable-default-traits --scratch-path .build/overlay --product hearsay
 
 # The codec fuzzer, built with the same flags so that .build/release is not rebuilt back and forth.
 fuzz-build: deps
