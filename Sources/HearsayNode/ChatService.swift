@@ -71,16 +71,18 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     var introduced: [NodeID: Int64] = [:]
     /// Asks gossip to send this node's entry to a peer that refused it as unknown (set by the node).
     var introduce: (@Sendable (NodeID) -> Void)?
-    /// Receives chat events for the `events` stream.
+    /// Where chat events go: the observers, and the control API's `events` clients when there
+    /// are any (`controlWatching`). Nil when nobody listens, so that no event is even built.
     var onEvent: (@Sendable (ChatEventLine) -> Void)? {
-        get {
-            if observers.isEmpty { return nil }
-            let all = observers
-            return { @Sendable e in for o in all { o(e) } }
-        }
-        set { if let newValue { observers.append(newValue) } }
+        let control = controlWatching?() == true ? controlSink : nil
+        if observers.isEmpty && control == nil { return nil }
+        let all = observers + (control.map { [$0] } ?? [])
+        return { @Sendable e in for o in all { o(e) } }
     }
     var observers: [@Sendable (ChatEventLine) -> Void] = []
+    /// The control API's event stream, and whether a client follows it now (set by the node).
+    var controlSink: (@Sendable (ChatEventLine) -> Void)?
+    var controlWatching: (() -> Bool)?
 
     /// Calls `observer` on the node's event loop for every chat event (a message stored either
     /// way, a message delivered or read, sessions, requests): for in-process users such as the
@@ -134,7 +136,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         await writer.close()
     }
 
-    func count(_ key: String, _ n: Int = 1) { counters[key, default: 0] += n }
+    func count(_ key: String, _ n: Int = 1) { if n > 0 { counters[key, default: 0] += n } }
 
     // MARK: The table (on the loop, from the gossip shell's events)
 
@@ -207,7 +209,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             }
             let now = Self.nowMillis()
             let messages = texts.map {
-                ChatMessage(id: MessageID.random(using: &self.rng), sender: self.identity.id, sentAtMillis: now, text: $0)
+                ChatMessage(id: MessageID.timeOrdered(millis: now, using: &self.rng), sender: self.identity.id, sentAtMillis: now, text: $0)
             }
             return (peer, messages)
         }.get()
@@ -251,6 +253,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         var retried = [StoreOp]()
         var started = false
         var kept = Deque<MessageID>()
+        var batch = [ChatMessage]()
         while let id = ids.popFirst() {
             guard var item = pending[id] else { continue }  // acknowledged meanwhile
             kept.append(id)
@@ -262,10 +265,11 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             item.nextAttemptMillis = now + options.retry.delay(afterAttempts: item.attempts - 1, jitter: Double.random(in: 0..<1, using: &rng))
             if item.attempts > 1 { retried.append(.attempted(id, nextAttemptMillis: item.nextAttemptMillis)) }
             pending[id] = item
-            endpoint.send(item.message, to: peer, at: route.address)
+            batch.append(item.message)
         }
         kept.append(contentsOf: ids)
         order[peer] = kept
+        endpoint.send(batch, to: peer, at: route.address)
         if !retried.isEmpty {
             count("retried", retried.count)
             writer.submit(retried)
@@ -306,13 +310,13 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             done(results != nil)
             guard let results else { return }
             self.loop.execute {
-                for (m, new) in zip(messages, results) {
-                    guard new else {
-                        self.count("duplicates")
-                        continue
-                    }
-                    self.count("received")
-                    self.onEvent?(ChatEventLine(type: "message", message: self.row(m, peer: peer, direction: .incoming, state: .received)))
+                let sink = self.onEvent
+                let stored = results.filter { $0 }.count
+                self.count("received", stored)
+                self.count("duplicates", results.count - stored)
+                guard let sink else { return }
+                for (m, new) in zip(messages, results) where new {
+                    sink(ChatEventLine(type: "message", message: self.row(m, peer: peer, direction: .incoming, state: .received)))
                 }
             }
         }

@@ -58,6 +58,9 @@ final class ControlServer: @unchecked Sendable {
         if !eventWatchers.isEmpty { broadcast(ChatEventLine(type: "row", row: row)) }
     }
 
+    /// Whether any client follows the `events` stream (on the shell's loop).
+    var hasEventWatchers: Bool { !eventWatchers.isEmpty }
+
     /// Sends a chat event to every `events` client (on the shell's loop).
     func broadcast(_ event: ChatEventLine) {
         guard !eventWatchers.isEmpty else { return }

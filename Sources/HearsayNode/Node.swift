@@ -127,7 +127,8 @@ public final class Node: @unchecked Sendable {
                             + "choose another --chat-port (the default is the gossip port + 1), or --chat off")
         }
         let control = self.control
-        chat.onEvent = { e in control.broadcast(e) }
+        chat.controlSink = { e in control.broadcast(e) }
+        chat.controlWatching = { control.hasEventWatchers }
         let shell = self.shell
         chat.introduce = { peer in shell.actOnLoop { inst, now in inst.introduce(to: peer, now: now) } }
         control.chat = chat

@@ -1,5 +1,6 @@
 #if Chat
 import ChatStore
+import Dispatch
 import NIOPosix
 import Synchronization
 
@@ -20,6 +21,10 @@ final class StoreWriter: Sendable {
 
     let store: ChatStore
     let pool: NIOThreadPool
+    /// Runs the store's checkpoints, so that their fsyncs never hold up a commit.
+    let checkpoints: NIOThreadPool
+    /// Whether a checkpoint runs or waits, and when the last one started.
+    let checkpointState = Mutex((busy: false, lastMillis: Int64(0)))
     let pending = Mutex(Pending())
     /// Commits done and operations written, for metrics and the benchmark.
     let counts = Mutex((commits: 0, ops: 0, failures: 0))
@@ -28,6 +33,25 @@ final class StoreWriter: Sendable {
         self.store = store
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        checkpoints = NIOThreadPool(numberOfThreads: 1)
+        checkpoints.start()
+    }
+
+    static func millis() -> Int64 { Int64(DispatchTime.now().uptimeNanoseconds / 1_000_000) }
+
+    /// After a commit: a passive checkpoint on the other thread, at most every 200 ms.
+    func checkpointSoon() {
+        let now = Self.millis()
+        let go = checkpointState.withLock { s -> Bool in
+            guard !s.busy, now - s.lastMillis >= 200 else { return false }
+            s = (true, now)
+            return true
+        }
+        guard go else { return }
+        checkpoints.submit { _ in
+            try? self.store.checkpoint()
+            self.checkpointState.withLock { $0.busy = false }
+        }
     }
 
     /// Queues `ops` for the next commit; `done` runs on the writer's thread after it.
@@ -65,6 +89,7 @@ final class StoreWriter: Sendable {
                 if results == nil { $0.failures += 1 }
             }
             for w in batch.waiters { w.done(results.map { Array($0[w.range]) }) }
+            checkpointSoon()
         }
     }
 
@@ -77,6 +102,8 @@ final class StoreWriter: Sendable {
             }
         }
         try? await pool.shutdownGracefully()
+        try? await checkpoints.shutdownGracefully()
+        try? store.checkpoint(truncate: true)
     }
 }
 #endif

@@ -83,14 +83,22 @@ public final class NativeEndpoint: @unchecked Sendable {
 
     /// Sends `message` to `peer` at `address`: over the open connection, or after opening one.
     public func send(_ message: ChatMessage, to peer: NodeID, at address: PeerAddress) {
+        send([message], to: peer, at: address)
+    }
+
+    /// Sends `messages`, in order, to `peer` at `address`: over the open connection (written
+    /// together, one flush), or after opening one.
+    public func send(_ messages: [ChatMessage], to peer: NodeID, at address: PeerAddress) {
+        guard !messages.isEmpty else { return }
         loop.execute {
             if let c = self.connections[peer], c.connection?.isOpen == true {
-                c.sendChat(message)
+                c.sendChats(messages)
                 return
             }
-            if self.waiting[peer]?.contains(where: { $0.id == message.id }) != true {
-                self.waiting[peer, default: []].append(message)
-            }
+            var queued = self.waiting[peer] ?? []
+            let known = Set(queued.map(\.id))
+            queued += messages.filter { !known.contains($0.id) }
+            self.waiting[peer] = queued
             guard self.connections[peer] == nil, !self.dialing.contains(peer) else { return }
             self.dial(peer, at: address)
         }
@@ -233,7 +241,7 @@ public final class NativeEndpoint: @unchecked Sendable {
     /// Sends what waits for `peer` if its connection is open.
     func flush(_ peer: NodeID) {
         guard let c = connections[peer], c.connection?.isOpen == true else { return }
-        for m in waiting.removeValue(forKey: peer) ?? [] { c.sendChat(m) }
+        c.sendChats(waiting.removeValue(forKey: peer) ?? [])
     }
 }
 
@@ -340,13 +348,18 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         }
     }
 
-    /// Sends a chat message on the open session and remembers it until its ack.
-    func sendChat(_ m: ChatMessage) {
-        guard var c = connection else { return }
-        let a = c.send(m)
+    /// Sends chat messages on the open session, flushed once, and remembers them until their acks.
+    func sendChats(_ messages: [ChatMessage]) {
+        guard var c = connection, !messages.isEmpty else { return }
+        var actions = [ConnectionAction]()
+        actions.reserveCapacity(messages.count)
+        for m in messages {
+            let a = c.send(m)
+            if !a.isEmpty { unacked.append(m) }
+            actions += a
+        }
         connection = c
-        if !a.isEmpty { unacked.append(m) }
-        run(a)
+        run(actions)
     }
 
     func run(_ actions: [ConnectionAction]) {

@@ -117,5 +117,22 @@ import Testing
         #expect(id.description == "deadbeef00000001000000000000002a")
         #expect(MessageID(id.description) == id)
         #expect(MessageID("xyz") == nil)
+        var rng = SeededRandom(seed: 5)
+        for _ in 0..<1_000 {
+            let r = MessageID.random(using: &rng)
+            #expect(MessageID(r.description) == r)
+            #expect(r.description.utf8.count == 32)
+        }
+    }
+
+    @Test func timeOrderedIDsSortByTimeAsTextToo() {
+        var rng = SeededRandom(seed: 6)
+        var last = MessageID(hi: 0, lo: 0)
+        for ms in stride(from: Int64(1_795_590_000_000), to: 1_795_590_000_000 + 5_000, by: 7) {
+            let id = MessageID.timeOrdered(millis: ms, using: &rng)
+            #expect(id.hi >> 16 == UInt64(ms))
+            #expect(id.description > last.description)
+            last = id
+        }
     }
 }
