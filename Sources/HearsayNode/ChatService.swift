@@ -420,8 +420,16 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             protocol: e.map { "\($0.protocolName)/\($0.protocolVersion)" } ?? "-",
             address: e.flatMap { e in e.addresses.first.map { "\($0):\(e.chatPort)" } } ?? k?.address ?? "-",
             state: p?.state.description ?? "unknown", status: e?.status.description ?? "offline",
-            status_text: e?.statusText ?? "", online: p?.state.isLive ?? false, friend: friendIDs.contains(id), secure: secure,
+            status_text: e?.statusText ?? "", online: isOnline(id), friend: friendIDs.contains(id), secure: secure,
             unread: summary?.unread ?? 0, queued: summary?.queued ?? 0, messages: summary?.messages ?? 0)
+    }
+
+    /// Live in the table; for a user of another realm, also its observing node (whose crash
+    /// leaves the entry behind until a retraction or a takeover).
+    func isOnline(_ id: NodeID) -> Bool {
+        guard let p = peers[id], p.state.isLive else { return false }
+        guard p.entry.isForeign else { return true }
+        return p.entry.owner == identity.id || peers[p.entry.owner]?.state.isLive == true
     }
 
     /// Everyone in the table or remembered, with conversation counters: online first, then by handle.

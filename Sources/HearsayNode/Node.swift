@@ -325,7 +325,12 @@ public final class Node: @unchecked Sendable {
         log.info("leaving")
         discovery?.stop()  // withdraws the mDNS record: a clean goodbye
         await saveState()
-        _ = try? await shell.act { inst, now in ((), inst.leave(now: now)) }
+        _ = try? await shell.act { inst, now in
+            // The users this node observed for other realms go with it (signed retractions).
+            var ds = [Directive]()
+            for fid in inst.ownForeign { ds += inst.retractForeign(fid, now: now) }
+            return ((), ds + inst.leave(now: now))
+        }
         try? await Task.sleep(for: grace)
         try? await controlChannel?.close()
         try? await metricsChannel?.close()

@@ -37,6 +37,14 @@ public final class NodeDiscovery: @unchecked Sendable {
     let chatPort: UInt16
     var finder: PeerFinder
     var avahi: AvahiDiscovery?
+    /// Link-local XMPP users on this LAN (`_presence._tcp`, issue 6): a second Avahi client,
+    /// browsing only; each user becomes a foreign entry this node publishes and retracts.
+    var presenceAvahi: AvahiDiscovery?
+    var observer: PresenceObserver
+    let me: NodeID
+    /// When presence browsing started (loop time, ms), for the reconciliation below.
+    var presenceSince: Int64?
+    var reconcile: RepeatedTask?
     var published: String?
     /// `running`, `waiting` or `off`, and why (on the loop).
     var state = (name: "waiting", detail: "connecting to avahi-daemon")
@@ -50,6 +58,8 @@ public final class NodeDiscovery: @unchecked Sendable {
         self.handle = handle
         self.gossipPort = gossipPort
         finder = PeerFinder(me: me, filter: filter)
+        observer = PresenceObserver(filter: filter)
+        self.me = me
     }
 
     /// Starts mDNS per `mode`. Returns the one line to print when `auto` finds no daemon.
@@ -71,6 +81,7 @@ public final class NodeDiscovery: @unchecked Sendable {
                 name: HearsayService.instanceName(handle: handle, host: Self.hostName()), type: HearsayService.type,
                 port: gossipPort, txt: service.txt, interfaces: Self.publishInterfaces(interfaces, filter)))
             if mode == .daemon { log.info("mDNS: using avahi-daemon (waiting for it if it is not running)") }
+            startPresence()
             return nil
         } catch {
             return "mDNS discovery is off: \(error); running with seeds only."
@@ -78,9 +89,103 @@ public final class NodeDiscovery: @unchecked Sendable {
     }
 
     func stop() {
+        reconcile?.cancel()
+        presenceAvahi?.stop()
+        presenceAvahi = nil
         avahi?.stop()
         avahi = nil
     }
+
+    // MARK: Link-local XMPP users (issue 6)
+
+    /// Browses `_presence._tcp`. Failing to is logged and leaves native discovery running.
+    func startPresence() {
+        do {
+            presenceAvahi = try AvahiDiscovery(browse: LinkLocalPresence.type) { [weak self] event in
+                guard let self else { return }
+                self.shell.loop.execute { self.handlePresence(event) }
+            }
+        } catch {
+            log.warning("mDNS: not observing link-local XMPP users: \(error)")
+            return
+        }
+        // Every 5 s: take over users whose publishing node went, retract entries of an earlier
+        // life (a crash left them in everyone's table) for users no longer seen.
+        reconcile = shell.loop.scheduleRepeatedTask(initialDelay: .seconds(5), delay: .seconds(5)) { [weak self] _ in
+            self?.syncForeign()
+        }
+    }
+
+    func handlePresence(_ event: DiscoveryEvent) {
+        switch event {
+        case .running:
+            if presenceSince == nil { presenceSince = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+        case .failure(let reason):
+            log.error("mDNS (link-local XMPP): \(reason)")
+        default:
+            break
+        }
+        for action in observer.handle(event) {
+            switch action {
+            case .publish(let p, let address):
+                log.info("link-local XMPP user seen", metadata: ["instance": "\(p.instance)", "name": "\(p.displayName)",
+                                                                "address": "\(address):\(p.port)", "status": "\(p.status)"])
+                changed.insert(p.instance)
+            case .retract(let instance):
+                log.info("link-local XMPP user gone", metadata: ["instance": "\(instance)"])
+                changed.insert(instance)
+            }
+        }
+        syncForeign()
+    }
+
+    /// Brings this node's foreign entries in line with what it observes. Every Hearsay node on a
+    /// LAN sees the same link-local users; one entry per user is enough, so a node publishes a
+    /// user only while no live node with a lower id publishes the same user (same instance name
+    /// and address); if that node goes, the next one takes over here, within 5 s. Users no longer
+    /// observed are retracted at once; entries of an earlier life (a crash left them in everyone's
+    /// table) once browsing has run for 5 s.
+    func syncForeign() {
+        let now = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000)
+        let settled = presenceSince.map { now - $0 >= 5_000 } ?? false
+        let observed = observer.published
+        let realm = LinkLocalPresence.realm
+        let me = self.me
+        let changedNow = Set(changed.map { NodeID(foreignUser: $0, realm: realm, owner: me) })
+        changed = []
+        let log = self.log
+        shell.actOnLoop { inst, now in
+            var ds = [Directive]()
+            var mine = Set(inst.ownForeign)
+            for (instance, seen) in observed {
+                let fid = NodeID(foreignUser: instance, realm: realm, owner: me)
+                mine.remove(fid)
+                let covered = inst.table.rows.values.contains { m in
+                    let e = m.entry.entry
+                    return !m.isNode && m.state == .alive && e.realm == realm && e.foreignName == instance
+                        && e.addresses.first == seen.address && m.entry.owner < me
+                        && inst.table[m.entry.owner]?.state.isLive == true
+                }
+                let live = inst.table[fid].map { $0.state == .alive } ?? false
+                if covered {
+                    if live { ds += inst.retractForeign(fid, now: now) }
+                } else if !live || changedNow.contains(fid) {
+                    do {
+                        ds += try inst.publishForeign(name: instance, realm: realm, now: now) {
+                            seen.presence.fill(&$0, address: seen.address)
+                        }.directives
+                    } catch {
+                        log.warning("cannot publish the link-local user \(instance): \(error)")
+                    }
+                }
+            }
+            for fid in mine where settled || changedNow.contains(fid) { ds += inst.retractForeign(fid, now: now) }
+            return ds
+        }
+    }
+
+    /// Observed users whose record changed since their entry was last published.
+    var changed: Set<String> = []
 
     // MARK: Events (on the shell's loop)
 

@@ -1,0 +1,63 @@
+import Foundation
+import HearsayModel
+import HearsayNode
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Link-local XMPP users (issue 6) seen by Hearsay nodes through mDNS, in the lab: a record
+/// published like finch publishes its own (`avahi-publish` on a host with no node) becomes one
+/// foreign entry in every node's table, owned by one observing node, taken over when that node
+/// dies, and retracted when the record goes.
+@Suite(.enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
+struct LabLinkLocalTests {
+    static func carol(_ rows: [TableRow]) -> [TableRow] {
+        rows.filter { $0.realm == "xmpp-ll" && $0.handle == "Carol Jones" }
+    }
+
+    @Test("a finch-style _presence._tcp record becomes one foreign entry everywhere; taken over; retracted")
+    func observed() throws {
+        let lab = Lab("x")
+        defer { lab.down() }
+        try lab.up(3)
+        #expect(try lab.startNodes(["h1", "h2"]))
+        let h3 = try lab.ip("h3")
+        // What finch 2.14.12 publishes (issue 6), from a host without a Hearsay node.
+        let publisher = try spawn([Lab.script, "exec", "h3", "avahi-publish", "-s", "carol@h3", "_presence._tcp", "5298",
+                                   "txtvers=1", "1st=Carol", "last=Jones", "port.p2pj=5298", "status=avail",
+                                   "node=libpurple", "ver=2.14.12", "vc=!"],
+                                  environment: ["LAB": lab.name], stderr: lab.data("publisher") + ".log")
+        var publishing = true
+        defer { if publishing { kill(publisher, SIGKILL); waitExit(publisher) } }
+
+        let ids = ["h1", "h2"].map { try? IdentityStore.loadOrCreate(in: lab.data($0)).0.id }
+        let (first, second) = ids[0]! < ids[1]! ? ("h1", "h2") : ("h2", "h1")
+        let firstID = min(ids[0]!, ids[1]!), secondID = max(ids[0]!, ids[1]!)
+        // One live entry, by the node with the lower id, with carol's address and stream port (the
+        // other node may have published first and retracted: its tombstone is left).
+        #expect(lab.eventually(10, ["h1", "h2"]) { rows in
+            let c = Self.carol(rows).filter { $0.state == "alive" }
+            return c.count == 1 && c[0].state == "alive" && c[0].origin == firstID.base32 && c[0].addresses == [h3]
+                && c[0].chat_port == 5298 && c[0].protocol == "xmpp/1" && c[0].status == "available"
+        }, "\(lab.table("h1").map(Self.carol) ?? [])")
+        usleep(6_000_000)  // the other node's reconciliation has run: still one entry
+        #expect(Self.carol(lab.table(second) ?? []).filter { $0.state == "alive" }.count == 1)
+
+        // Its owner dies: the other node takes over within SWIM's detection and a reconciliation.
+        lab.kill9(first)
+        #expect(lab.eventually(20, [second]) { rows in
+            Self.carol(rows).contains { $0.origin == secondID.base32 && $0.state == "alive" }
+        }, "\(lab.table(second).map(Self.carol) ?? [])")
+
+        // The record goes: the entry is retracted.
+        kill(publisher, SIGKILL)
+        waitExit(publisher)
+        publishing = false
+        #expect(lab.eventually(15, [second]) { rows in
+            Self.carol(rows).contains { $0.origin == secondID.base32 && $0.state == "left" }
+        }, "\(lab.table(second).map(Self.carol) ?? [])")
+        #expect(lab.log(second).contains("link-local XMPP user gone"))
+    }
+}
