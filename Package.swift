@@ -92,6 +92,12 @@ let package = Package(
         .target(name: "Conversation", dependencies: ["HearsayModel", "NativeWire"]),
         // Layer 0: the native chat protocol's messages and framing (issue 5). No IO.
         .target(name: "NativeWire", dependencies: ["HearsayModel"]),
+        // Layer 1a: Expat, the push XML parser (Debian libexpat1-dev, from Tools/install-deps); linked
+        // normally (Docs/decisions/0009-expat-for-xmpp-streams.md).
+        .systemLibrary(name: "CExpat", pkgConfig: "expat", providers: [.apt(["libexpat1-dev"])]),
+        // Layer 0: link-local XMPP (XEP-0174) streams: the bounded XML stream parser over Expat, message
+        // stanzas, the stream as a state machine (issue 6). No IO.
+        .target(name: "XMPPWire", dependencies: ["CExpat"]),
         // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
         .target(name: "Discovery", dependencies: ["HearsayModel"]),
         // Layer 1a: libavahi-client's headers (Debian libavahi-client-dev, from Tools/install-deps).
@@ -138,8 +144,9 @@ let package = Package(
             name: "hearsay",
             dependencies: ["HearsayCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Mutation fuzzer for the wire codecs (Tools/fuzz/run); a bounded run is part of the tests.
-        .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel", "NativeWire"]),
+        // Mutation fuzzer for the wire codecs and the XMPP stream parser (Tools/fuzz/run); bounded runs
+        // are part of the tests.
+        .executableTarget(name: "HearsayFuzz", dependencies: ["Gossip", "HearsayModel", "NativeWire", "XMPPWire"]),
         // The native chat benchmark (Tools/bench/chat, Docs/benchmarks.md): nodes in process on 127.0.0.x.
         .executableTarget(
             name: "ChatBench",
@@ -154,6 +161,7 @@ let package = Package(
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim", "HearsayFuzz"]),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
+        .testTarget(name: "XMPPWireTests", dependencies: ["XMPPWire", "HearsayFuzz"]),
         .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation", "NativeWire", "HearsayModel"]),
         .testTarget(
