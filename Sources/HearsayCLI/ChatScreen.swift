@@ -35,43 +35,9 @@ struct ChatScreen {
         var scroll = 0
     }
 
-    /// Someone in the list: a `PeerRow` of the node (the unread count lives in `unread`).
-    struct Person: Equatable {
-        var id: String
-        var handle: String
-        var realm: String
-        var `protocol`: String
-        /// Chat address, HOST:PORT, or `-`.
-        var address: String
-        /// The table's view: alive, suspect, dead, left, unknown.
-        var state: String
-        var status: String
-        var status_text: String
-        var online: Bool
-        var friend: Bool
-        /// Whether the realm's protocol encrypts.
-        var secure: Bool
-
-        init(id: String, handle: String, realm: String, protocol: String = "-", address: String = "-", state: String = "unknown",
-             status: String = "offline", status_text: String = "", online: Bool = false, friend: Bool = false, secure: Bool) {
-            self.id = id
-            self.handle = handle
-            self.realm = realm
-            self.protocol = `protocol`
-            self.address = address
-            self.state = state
-            self.status = status
-            self.status_text = status_text
-            self.online = online
-            self.friend = friend
-            self.secure = secure
-        }
-
-        init(_ r: PeerRow) {
-            self.init(id: r.id, handle: r.handle, realm: r.realm, protocol: r.protocol, address: r.address, state: r.state,
-                      status: r.status, status_text: r.status_text, online: r.online, friend: r.friend, secure: r.secure)
-        }
-    }
+    /// Someone in the list: a `PeerRow` of the node (the screen keeps unread counts in `unread`,
+    /// not in the row's counters).
+    typealias Person = PeerRow
 
     /// A session request waiting for the user's answer.
     struct Request: Equatable {
@@ -157,7 +123,7 @@ struct ChatScreen {
     /// The `people` op: replaces the list; tabs open for conversations with unread messages.
     mutating func load(people rows: [PeerRow]) {
         var next: [String: Person] = [:]
-        for r in rows where r.id != myID { next[r.id] = Person(r) }
+        for r in rows where r.id != myID { next[r.id] = r }
         people = next
         for r in rows where r.id != myID {
             unread[r.id] = r.unread
@@ -266,7 +232,7 @@ struct ChatScreen {
         sessions[i].messages = messages + extra
         sessions[i].loaded = true
         sessions[i].scroll = 0
-        people[person.id] = Person(person)
+        people[person.id] = person
         current = i
         unread[person.id] = 0
         actions.append(.markRead(peer: person.id))
@@ -297,7 +263,7 @@ struct ChatScreen {
     mutating func friendsChanged(action: String, peer: String?, friends: [PeerRow]) {
         let ids = Set(friends.map(\.id))
         for id in people.keys { people[id]?.friend = ids.contains(id) }
-        for f in friends where people[f.id] == nil { people[f.id] = Person(f) }
+        for f in friends where people[f.id] == nil { people[f.id] = f }
         switch action {
         case "add": inform("\(peer ?? "?") is a friend now")
         case "rm": inform("\(peer ?? "?") is no longer a friend")

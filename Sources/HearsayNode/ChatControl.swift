@@ -82,8 +82,9 @@ public struct PeerRow: Codable, Sendable, Hashable {
     public var queued: Int
     public var messages: Int
 
-    public init(id: String, handle: String, realm: String, protocol: String, address: String, state: String, status: String,
-                status_text: String, online: Bool, friend: Bool, secure: Bool, unread: Int, queued: Int, messages: Int) {
+    public init(id: String, handle: String, realm: String, protocol: String = "-", address: String = "-",
+                state: String = "unknown", status: String = "offline", status_text: String = "", online: Bool = false,
+                friend: Bool = false, secure: Bool, unread: Int = 0, queued: Int = 0, messages: Int = 0) {
         self.id = id
         self.handle = handle
         self.realm = realm
