@@ -86,6 +86,8 @@ public final class Node: @unchecked Sendable {
         let entry = PresenceEntry(
             publicKey: identity.publicKey, handle: options.handle, addresses: addresses,
             gossipPort: advertised.port, chatPort: options.chat.enabled ? Self.chatPort(options) : 0,
+            status: state.status.flatMap(PresenceStatus.init(name:)).flatMap { $0 == .offline ? nil : $0 } ?? .available,
+            statusText: state.statusText ?? "",
             version: EntryVersion(incarnation: state.nextIncarnation(), sequence: 0))
         var seed: UInt64 = 0
         withUnsafeMutableBytes(of: &seed) { $0.copyBytes(from: (0..<8).map { _ in UInt8.random(in: 0...255) }) }
@@ -93,7 +95,8 @@ public final class Node: @unchecked Sendable {
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         shell = GossipShell(instance: instance, loop: group.next())
         control = ControlServer(shell: shell, metrics: metrics)
-        firstState = NodeState(incarnation: entry.version.incarnation, peers: state.peers)
+        firstState = NodeState(incarnation: entry.version.incarnation, peers: state.peers, status: entry.status.description,
+                               statusText: entry.statusText)
         firstAddresses = addresses
     }
 
@@ -216,10 +219,13 @@ public final class Node: @unchecked Sendable {
         #endif
         let control = self.control
         let log = self.log
-        shell.onEvent = { e in
+        let me = identity.id
+        shell.onEvent = { [weak self] e in
             #if Chat
             chat?.tableChanged(e)
             #endif
+            // The user changed their status: remember it now, not only every 30 s.
+            if e.id == me, e.previous == .alive, e.state == .alive { Task { await self?.saveState() } }
             if e.previous != e.state {
                 log.info("member \(e.entry.entry.handle) \(e.id.short): \(e.previous.map(\.description) ?? "new") -> \(e.state.map(\.description) ?? "forgotten")",
                          metadata: ["precedence": "\(e.precedence)", "hops": "\(e.hops)"])
@@ -313,7 +319,12 @@ public final class Node: @unchecked Sendable {
         guard let (inst, _) = try? await shell.snapshot() else { return }
         let peers = inst.table.sortedRows().filter { $0.isNode && $0.id != inst.id && $0.state.isLive }
             .compactMap { $0.entry.entry.gossipAddress?.description }
-        try? NodeState(incarnation: inst.me.version.incarnation, peers: peers).save(to: options.dataDirectory)
+        let me = inst.me.entry
+        // A graceful leave publishes `offline`: what is kept is the status the user chose.
+        let status = me.flags.contains(.left) ? firstState.status : me.status.description
+        let text = me.flags.contains(.left) ? firstState.statusText : me.statusText
+        try? NodeState(incarnation: inst.me.version.incarnation, peers: peers, status: status, statusText: text)
+            .save(to: options.dataDirectory)
     }
 
     /// Graceful leave: tells everyone, waits a moment for the news to go out, remembers the

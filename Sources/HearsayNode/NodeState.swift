@@ -5,17 +5,22 @@ import Foundation
 #endif
 
 /// What a node remembers across restarts (`<data>/state.json`): the last incarnation it used,
-/// so it comes back with a higher one, and the gossip addresses of the members it knew, so it
-/// rejoins them without seeds.
+/// so it comes back with a higher one, the gossip addresses of the members it knew, so it
+/// rejoins them without seeds, and the user's status and its text, so a restart keeps them.
 public struct NodeState: Codable, Sendable, Equatable {
     public var incarnation: UInt64
     public var peers: [String]
+    /// `available`, `away` or `busy` (absent in files of older versions: available).
+    public var status: String?
+    public var statusText: String?
 
     public static let fileName = "state.json"
 
-    public init(incarnation: UInt64 = 0, peers: [String] = []) {
+    public init(incarnation: UInt64 = 0, peers: [String] = [], status: String? = nil, statusText: String? = nil) {
         self.incarnation = incarnation
         self.peers = peers
+        self.status = status
+        self.statusText = statusText
     }
 
     public static func load(from dir: String) -> NodeState {

@@ -319,3 +319,23 @@ func hearsayExecutable() throws -> String {
         #expect(row.state == "alive")
     }
 }
+
+@Suite struct StatusPersistenceTests {
+    @Test("the user's status and its text survive a kill -9 and a graceful restart")
+    func statusSurvivesRestarts() throws {
+        let c = Cluster()
+        defer { c.stopAll() }
+        try c.start(0, join: nil)
+        #expect(c.eventually(5, nodes: [0]) { !$0.isEmpty })
+        #expect(try hearsay(["status", "--data", c.data(0), "away", "at", "lunch"]).status == 0)
+        func mine() -> TableRow? { c.table(0)?.first { $0.handle == "node0" } }
+        #expect(c.eventually(5, nodes: [0]) { _ in mine()?.status == "away" })
+        usleep(300_000)  // saved on the change, not only every 30 s
+        c.kill9(0)
+        try c.start(0, join: nil)
+        #expect(c.eventually(5, nodes: [0]) { _ in mine()?.status == "away" && mine()?.status_text == "at lunch" })
+        c.terminate(0)  // a graceful leave publishes offline; the user's choice is what comes back
+        try c.start(0, join: nil)
+        #expect(c.eventually(5, nodes: [0]) { _ in mine()?.status == "away" && mine()?.status_text == "at lunch" })
+    }
+}
