@@ -84,7 +84,8 @@ struct TableCommand: ParsableCommand {
     static let header = "ID          HANDLE            REALM     PROTOCOL    ADDRESS:PORT           STATUS     STATE    VERSION        ORIGIN      AGE"
 
     static func line(_ r: TableRow, colour: Bool) -> String {
-        let address = (r.addresses.first ?? "-") + ":\(r.port)"
+        // A node's gossip endpoint; for a user of another realm (no gossip port), where its client listens.
+        let address = (r.addresses.first ?? "-") + ":\(r.port != 0 ? r.port : r.chat_port)"
         var state = column(r.state, 9)
         if colour {
             let code = ["alive": "32", "suspect": "33", "dead": "31", "left": "90"][r.state] ?? "0"
