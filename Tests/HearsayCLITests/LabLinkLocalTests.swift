@@ -60,4 +60,21 @@ struct LabLinkLocalTests {
         }, "\(lab.table(second).map(Self.carol) ?? [])")
         #expect(lab.log(second).contains("link-local XMPP user gone"))
     }
+
+    @Test("a real finch on the LAN is in the table of a Hearsay node on another host",
+          .enabled(if: Finch.available, "finch is not installed (make test installs it)"))
+    func finchIsSeen() throws {
+        let lab = Lab("f")
+        defer { lab.down() }
+        try lab.up(2)
+        let finch = try Finch(lab: lab, host: "h2", user: "carol", first: "Carol", last: "Jones")
+        defer { finch.stop() }
+        try lab.startNode("h1", on: "h1", extra: ["--handle", "ann"])
+        let h2 = try lab.ip("h2")
+        #expect(lab.eventually(10, ["h1"]) { rows in
+            Self.carol(rows).contains { $0.state == "alive" && $0.addresses == [h2] && $0.chat_port == 5298 && $0.status == "available" }
+        }, "\(lab.table("h1") ?? [])")
+        #expect(lab.log("h1").contains("instance=carol@"))
+        #expect(finch.running, "finch's screen: \(finch.screen())")
+    }
 }

@@ -1,0 +1,79 @@
+import Foundation
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real finch (Pidgin's terminal client, Debian package `finch`) with one enabled Bonjour
+/// (XEP-0174) account, running in a detached tmux on a lab host: the other side of the
+/// link-local XMPP interop tests (issue 6).
+final class Finch: @unchecked Sendable {
+    let lab: Lab
+    let host: String
+    let user: String
+    let home: String
+    /// tmux's own socket, so that nothing else's server is touched.
+    let socket: String
+
+    static var available: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/finch") }
+
+    /// Prepares `~/.purple/accounts.xml` (one `prpl-bonjour` account, auto-login) and starts finch.
+    init(lab: Lab, host: String, user: String, first: String, last: String, port: Int = 5298) throws {
+        self.lab = lab
+        self.host = host
+        self.user = user
+        home = lab.root + "/finch-" + user
+        socket = "\(lab.name)-\(user)"
+        try FileManager.default.createDirectory(atPath: home + "/.purple", withIntermediateDirectories: true)
+        let accounts = """
+            <?xml version='1.0' encoding='UTF-8' ?>
+            <account version='1.0'>
+             <account>
+              <protocol>prpl-bonjour</protocol>
+              <name>\(user)</name>
+              <settings>
+               <setting name='first' type='string'>\(first)</setting>
+               <setting name='last' type='string'>\(last)</setting>
+               <setting name='port' type='int'>\(port)</setting>
+              </settings>
+              <settings ui='gnt-purple'>
+               <setting name='auto-login' type='bool'>1</setting>
+              </settings>
+              <current_error/>
+             </account>
+            </account>
+            """
+        try accounts.write(toFile: home + "/.purple/accounts.xml", atomically: true, encoding: .utf8)
+        try lab.lab(["exec", host, "tmux", "-L", socket, "new-session", "-d", "-s", user, "-x", "160", "-y", "45",
+                     "env HOME=\(home) TERM=xterm LANG=C.UTF-8 finch"])
+    }
+
+    /// What finch's screen shows now.
+    func screen() -> String {
+        (try? runToEnd(["/usr/bin/tmux", "-L", socket, "capture-pane", "-p", "-t", user]))?.out ?? ""
+    }
+
+    func keys(_ keys: String...) {
+        _ = try? runToEnd(["/usr/bin/tmux", "-L", socket, "send-keys", "-t", user] + keys)
+    }
+
+    /// Whether finch still runs (its pane is alive).
+    var running: Bool {
+        let r = try? runToEnd(["/usr/bin/tmux", "-L", socket, "list-panes", "-t", user, "-F", "#{pane_dead}"])
+        return r?.status == 0 && r?.out.trimmingCharacters(in: .whitespacesAndNewlines) == "0"
+    }
+
+    /// Polls the screen every 200 ms, at most `seconds`.
+    func eventually(_ seconds: Double, _ condition: (String) -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if condition(screen()) { return true }
+            usleep(200_000)
+        } while Date() < deadline
+        return false
+    }
+
+    func stop() {
+        _ = try? runToEnd(["/usr/bin/tmux", "-L", socket, "kill-server"])
+    }
+}
