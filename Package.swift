@@ -98,6 +98,15 @@ let package = Package(
         // Layer 0: link-local XMPP (XEP-0174) streams: the bounded XML stream parser over Expat, message
         // stanzas, the stream as a state machine (issue 6). No IO.
         .target(name: "XMPPWire", dependencies: ["CExpat"]),
+        // Layer 1b: link-local XMPP on the network: the dual-stack listener, dials, one stream per buddy.
+        .target(
+            name: "RealmXMPP",
+            dependencies: [
+                "XMPPWire", "HearsayModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         // Layer 0: LAN discovery logic (DNS-SD record layout, interface choice, dedupe by node id). No IO.
         .target(name: "Discovery", dependencies: ["HearsayModel"]),
         // Layer 1a: libavahi-client's headers (Debian libavahi-client-dev, from Tools/install-deps).
@@ -162,6 +171,14 @@ let package = Package(
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
         .testTarget(name: "XMPPWireTests", dependencies: ["XMPPWire", "HearsayFuzz"]),
+        .testTarget(
+            name: "RealmXMPPTests",
+            dependencies: [
+                "RealmXMPP", "XMPPWire", "HearsayModel",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
         .testTarget(name: "RealmsTests", dependencies: ["Realms", "HearsayModel"]),
         .testTarget(name: "ConversationTests", dependencies: ["Conversation", "NativeWire", "HearsayModel"]),
         .testTarget(

@@ -1,0 +1,318 @@
+import HearsayModel
+import NIOCore
+import NIOPosix
+import RealmXMPP
+import Synchronization
+import Testing
+import XMPPWire
+
+/// A node's side of the endpoint, in memory.
+final class Buddy: XMPPSessionDelegate, @unchecked Sendable {
+    struct State {
+        /// Who is at which address (what DNS-SD would have resolved).
+        var known: [HostAddress: [String]] = [:]
+        var asked: [HostAddress] = []
+        var received: [(text: String, id: String?, from: String)] = []
+        var sent: [String] = []
+        var notSent: [String] = []
+        var events: [XMPPEvent] = []
+    }
+
+    let name: String
+    let state = Mutex(State())
+    var endpoint: XMPPEndpoint!
+    var port = 0
+
+    init(_ name: String) { self.name = name }
+
+    func start(host: String = "::", configuration: StreamConfiguration = StreamConfiguration()) async throws {
+        endpoint = XMPPEndpoint(
+            localName: name, loop: MultiThreadedEventLoopGroup.singleton.next(), delegate: self,
+            configuration: configuration)
+        port = try await endpoint.listen(host: host, port: 0)
+    }
+
+    func knows(_ instance: String, at address: HostAddress) { state.withLock { $0.known[address, default: []].append(instance) } }
+
+    func instances(at address: HostAddress) -> [String] {
+        state.withLock { s in
+            s.asked.append(address)
+            return s.known[address] ?? []
+        }
+    }
+    func received(text: String, id: String?, from instance: String) { state.withLock { $0.received.append((text, id, instance)) } }
+    func sent(id: String, to instance: String) { state.withLock { $0.sent.append(id) } }
+    func notSent(id: String, to instance: String, reason: String) { state.withLock { $0.notSent.append(id) } }
+    func event(_ event: XMPPEvent) { state.withLock { $0.events.append(event) } }
+
+    var texts: [String] { state.withLock { $0.received.map(\.text) } }
+    var senders: [String] { state.withLock { $0.received.map(\.from) } }
+    var events: [XMPPEvent] { state.withLock { $0.events } }
+}
+
+/// Polls `condition` every 20 ms for at most `seconds`.
+func eventually(_ seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+    for _ in 0..<Int(seconds * 50) {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
+let v4Loopback = HostAddress.ipv4(127, 0, 0, 1)
+let v6Loopback = HostAddress("::1")!
+
+/// A raw TCP client standing in for finch: it writes what it is told and keeps what it reads.
+final class RawClient: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = ByteBuffer
+    let bytes = Mutex<[UInt8]>([])
+    let closed = Mutex(false)
+    var channel: Channel!
+
+    static func connect(to host: String, port: Int) async throws -> RawClient {
+        let client = RawClient()
+        client.channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { ch in ch.eventLoop.makeCompletedFuture { try ch.pipeline.syncOperations.addHandler(client) } }
+            .connect(to: try SocketAddress(ipAddress: host, port: port)).get()
+        return client
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var b = unwrapInboundIn(data)
+        let read = b.readBytes(length: b.readableBytes) ?? []
+        bytes.withLock { $0 += read }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) { closed.withLock { $0 = true } }
+
+    var text: String { String(decoding: bytes.withLock { $0 }, as: UTF8.self) }
+    var isClosed: Bool { closed.withLock { $0 } }
+
+    func write(_ s: String) async throws {
+        try await channel.writeAndFlush(channel.allocator.buffer(string: s)).get()
+    }
+
+    /// finch's header: no `version`.
+    func writeHeader(from: String, to: String) async throws {
+        try await write(
+            "<?xml version='1.0' encoding='UTF-8' ?><stream:stream xmlns=\"jabber:client\" "
+                + "xmlns:stream=\"http://etherx.jabber.org/streams\" from=\"\(from)\" to=\"\(to)\">")
+    }
+
+    /// finch's message, written only after our header came.
+    func writeMessage(from: String, to: String, body: String) async throws {
+        try await write(
+            "<message to='\(to)' from='\(from)' type='chat'><body>\(body)</body>"
+                + "<html xmlns='http://www.w3.org/1999/xhtml'><body><font>\(body)</font></body></html>"
+                + "<x xmlns='jabber:x:event'><composing/></x></message>")
+    }
+
+    func close() async { try? await channel.close() }
+}
+
+@Suite struct XMPPEndpointTests {
+    @Test func messagesBothWaysOverOneStream() async throws {
+        let ann = Buddy("ann@a"), carol = Buddy("carol@b")
+        try await ann.start()
+        try await carol.start()
+        ann.knows("carol@b", at: v4Loopback)
+        carol.knows("ann@a", at: v4Loopback)
+        let carolAt = PeerAddress(host: v4Loopback, port: UInt16(carol.port))
+        let annAt = PeerAddress(host: v4Loopback, port: UInt16(ann.port))
+
+        let texts = ["a<b & c", "héllo wörld, 日本語, ñ", "🎉👍🏽 family: 👩‍👩‍👧", "two\nlines", "]]> & &amp; '\"'"]
+        for (i, t) in texts.enumerated() {
+            ann.endpoint.send(t, id: "a\(i)", to: "carol@b", at: carolAt, from: v4Loopback)
+        }
+        #expect(await eventually { carol.texts.count == texts.count })
+        #expect(carol.texts == texts)
+        #expect(Set(carol.senders) == ["ann@a"])
+        #expect(await eventually { ann.state.withLock { $0.sent } == texts.indices.map { "a\($0)" } })
+
+        // Carol answers over the stream ann opened: no second connection.
+        for (i, t) in texts.reversed().enumerated() {
+            carol.endpoint.send(t, id: "c\(i)", to: "ann@a", at: annAt, from: v4Loopback)
+        }
+        #expect(await eventually { ann.texts.count == texts.count })
+        #expect(ann.texts == texts.reversed())
+        #expect(Set(ann.senders) == ["carol@b"])
+        #expect(await ann.endpoint.openStreams() == ["carol@b"])
+        #expect(await carol.endpoint.openStreams() == ["ann@a"])
+        #expect(carol.events.filter { if case .opened = $0 { true } else { false } }.count == 1)
+        #expect(ann.state.withLock { $0.notSent }.isEmpty)
+
+        await ann.endpoint.close()
+        await carol.endpoint.close()
+    }
+
+    @Test func overIPv6WithTheLocalSideBound() async throws {
+        let ann = Buddy("ann@a"), carol = Buddy("carol@b")
+        try await ann.start()
+        try await carol.start()
+        carol.knows("ann@a", at: v6Loopback)
+        ann.endpoint.send("über ::1", id: "1", to: "carol@b", at: PeerAddress(host: v6Loopback, port: UInt16(carol.port)), from: v6Loopback)
+        #expect(await eventually { carol.texts == ["über ::1"] })
+        #expect(carol.state.withLock { $0.asked }.contains(v6Loopback))
+        await ann.endpoint.close()
+        await carol.endpoint.close()
+    }
+
+    @Test func finchLikeClientGetsOurHeaderThenItsMessageIsDelivered() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        ann.knows("finch@c", at: v4Loopback)
+        let finch = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await finch.writeHeader(from: "finch@c", to: "ann@a")
+        #expect(await eventually { finch.text.contains("<stream:stream") && finch.text.hasSuffix(">") })
+        let header = finch.text
+        #expect(header.contains("from='ann@a'"))
+        #expect(header.contains("to='finch@c'"))
+        let streamTag = header.split(separator: "?>").last ?? ""
+        #expect(!streamTag.contains("version="))  // (the XML declaration has one, the stream none)
+        #expect(!header.contains("features"))
+        // The address the delegate was asked about is plain IPv4, not IPv4-mapped IPv6.
+        #expect(ann.state.withLock { $0.asked } == [v4Loopback])
+
+        try await finch.writeMessage(from: "finch@c", to: "ann@a", body: "a&lt;b &amp; c ünï 🙂")
+        #expect(await eventually { ann.texts == ["a<b & c ünï 🙂"] })
+        #expect(ann.senders == ["finch@c"])
+        #expect(await ann.endpoint.openStreams() == ["finch@c"])
+
+        // Ann's answer goes over finch's stream (the address given is never dialed).
+        ann.endpoint.send("hi <finch>", id: "x", to: "finch@c", at: PeerAddress(host: v4Loopback, port: 9), from: nil)
+        #expect(await eventually { finch.text.contains("<body>hi &lt;finch&gt;</body>") })
+        #expect(await eventually { ann.state.withLock { $0.sent } == ["x"] })
+        #expect(!finch.isClosed)
+        #expect(!finch.text.contains("</stream:stream>"))
+        await finch.close()
+        await ann.endpoint.close()
+    }
+
+    @Test func unknownAddressIsRefusedWithoutStreamEnd() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()  // knows nobody
+        let stranger = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try? await stranger.writeHeader(from: "eve@x", to: "ann@a")
+        #expect(await eventually { stranger.isClosed })
+        #expect(stranger.text.isEmpty)
+        #expect(ann.events.contains { if case .refused = $0 { true } else { false } })
+        #expect(await ann.endpoint.openStreams().isEmpty)
+        await ann.endpoint.close()
+    }
+
+    @Test func headerFromAnotherInstanceIsRefused() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        ann.knows("finch@c", at: v4Loopback)
+        let impostor = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await impostor.writeHeader(from: "mallory@c", to: "ann@a")
+        #expect(await eventually { impostor.isClosed })
+        #expect(!impostor.text.contains("</stream:stream>"))
+        #expect(await ann.endpoint.openStreams().isEmpty)
+        await ann.endpoint.close()
+    }
+
+    @Test func aNewIncomingStreamReplacesTheOld() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        ann.knows("finch@c", at: v4Loopback)
+        let first = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await first.writeHeader(from: "finch@c", to: "ann@a")
+        #expect(await eventually { first.text.contains("from='ann@a'") })
+        try await first.writeMessage(from: "finch@c", to: "ann@a", body: "one")
+        #expect(await eventually { ann.texts == ["one"] })
+
+        let second = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await second.writeHeader(from: "finch@c", to: "ann@a")
+        #expect(await eventually { second.text.contains("from='ann@a'") })
+        #expect(await eventually { first.isClosed })
+        #expect(!first.text.contains("</stream:stream>"))
+        #expect(!second.isClosed)
+        #expect(await ann.endpoint.openStreams() == ["finch@c"])
+        #expect(ann.events.contains(.replaced(instance: "finch@c")))
+
+        ann.endpoint.send("to the new one", id: "n", to: "finch@c", at: PeerAddress(host: v4Loopback, port: 9), from: nil)
+        #expect(await eventually { second.text.contains("to the new one") })
+        try await second.writeMessage(from: "finch@c", to: "ann@a", body: "two")
+        #expect(await eventually { ann.texts == ["one", "two"] })
+        await second.close()
+        await ann.endpoint.close()
+    }
+
+    @Test func aMessageToNobodyComesBackNotSent() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        // A port that was just free: bind, read it, close.
+        let probe = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(to: try SocketAddress(ipAddress: "127.0.0.1", port: 0)).get()
+        let port = probe.localAddress!.port!
+        try await probe.close()
+        ann.endpoint.send("lost?", id: "m1", to: "ghost@z", at: PeerAddress(host: v4Loopback, port: UInt16(port)), from: v4Loopback)
+        ann.endpoint.send("also", id: "m2", to: "ghost@z", at: PeerAddress(host: v4Loopback, port: UInt16(port)), from: v4Loopback)
+        #expect(await eventually { ann.state.withLock { $0.notSent } == ["m1", "m2"] })
+        #expect(ann.state.withLock { $0.sent }.isEmpty)
+        #expect(ann.events.contains { if case .dialFailed(instance: "ghost@z", _) = $0 { true } else { false } })
+        await ann.endpoint.close()
+    }
+
+    @Test func aStreamClosedBeforeItOpensHandsMessagesBack() async throws {
+        // A listener that accepts and hangs up at once (like a refusing finch).
+        let ann = Buddy("ann@a"), carol = Buddy("carol@b")
+        try await ann.start()
+        try await carol.start()  // carol knows nobody: refuses ann
+        ann.endpoint.send("refused", id: "r1", to: "carol@b", at: PeerAddress(host: v4Loopback, port: UInt16(carol.port)), from: v4Loopback)
+        #expect(await eventually { ann.state.withLock { $0.notSent } == ["r1"] })
+        #expect(carol.texts.isEmpty)
+        await ann.endpoint.close()
+        await carol.endpoint.close()
+    }
+
+    @Test func oneListenerAcceptsIPv4AndIPv6() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        ann.knows("v4@x", at: v4Loopback)
+        ann.knows("v6@x", at: v6Loopback)
+        let c4 = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        let c6 = try await RawClient.connect(to: "::1", port: ann.port)
+        try await c4.writeHeader(from: "v4@x", to: "ann@a")
+        try await c6.writeHeader(from: "v6@x", to: "ann@a")
+        #expect(await eventually { c4.text.contains("to='v4@x'") && c6.text.contains("to='v6@x'") })
+        #expect(Set(ann.state.withLock { $0.asked }) == [v4Loopback, v6Loopback])
+        #expect(await ann.endpoint.openStreams() == ["v4@x", "v6@x"])
+        await c4.close()
+        await c6.close()
+        #expect(await eventually { await ann.endpoint.openStreams().isEmpty })
+        await ann.endpoint.close()
+    }
+
+    @Test func timersCloseSilentAndIdleStreams() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start(
+            configuration: StreamConfiguration(
+                headerTimeoutMillis: 200, idleTimeoutMillis: 400, quietBeforeStreamEndMillis: 100, closeGraceMillis: 200))
+        ann.knows("finch@c", at: v4Loopback)
+        // No header within 200 ms: TCP closed, nothing written.
+        let silent = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        #expect(await eventually { silent.isClosed })
+        #expect(silent.text.isEmpty)
+        #expect(ann.events.contains(.closed(instance: nil, reason: .headerTimeout)))
+
+        // Open, then quiet for 400 ms: a stream end, then TCP closed after the 200 ms grace.
+        let idle = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await idle.writeHeader(from: "finch@c", to: "ann@a")
+        #expect(await eventually { idle.text.contains("from='ann@a'") })
+        #expect(await eventually { idle.text.hasSuffix("</stream:stream>") })
+        #expect(await ann.endpoint.openStreams().isEmpty)
+        #expect(await eventually { idle.isClosed })
+        #expect(ann.events.contains(.closed(instance: "finch@c", reason: .ended)))
+        await ann.endpoint.close()
+    }
+
+    @Test func sendAfterCloseComesBackNotSent() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        await ann.endpoint.close()
+        ann.endpoint.send("late", id: "l", to: "carol@b", at: PeerAddress(host: v4Loopback, port: 9), from: nil)
+        #expect(await eventually { ann.state.withLock { $0.notSent } == ["l"] })
+    }
+}
