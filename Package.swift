@@ -131,6 +131,7 @@ let package = Package(
                 "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi", "Conversation", "NativeWire", "Realms",
                 .target(name: "ChatStore", condition: .when(traits: ["Chat"])),
                 .target(name: "RealmNative", condition: .when(traits: ["Chat"])),
+                .target(name: "RealmXMPP", condition: .when(traits: ["Chat"])),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -14,6 +14,7 @@ import NIOCore
 import NativeWire
 import RealmNative
 import Realms
+import RealmXMPP
 
 /// The node's chat: the durable store, the native endpoint, the outbox and its retries, and the
 /// bridge between the gossip table (who is where, with which key) and sessions.
@@ -48,14 +49,23 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     let writer: StoreWriter
     let options: ChatOptions
     let log: Logger
-    let protocols = ProtocolDatabase()
+    var protocols = ProtocolDatabase()
     var endpoint: NativeEndpoint!
     var tick: RepeatedTask?
     var rng = SystemRandomNumberGenerator()
 
     // On the loop:
     var policyNow: SessionPolicy
+    /// Native nodes by id, and users of other realms by `conversationKey` (their best entry).
     var peers: [NodeID: Peer] = [:]
+    /// Every entry of another realm in the table, by its table id, and the user name of each
+    /// conversation key.
+    var foreignRows: [NodeID: Peer] = [:]
+    var foreignNames: [NodeID: String] = [:]
+    /// The link-local XMPP endpoint, once the node publishes its user on the LAN (issue 6).
+    var xmpp: XMPPEndpoint?
+    /// This node's own addresses (the entry's), to dial link-local users from.
+    var ownAddresses: [HostAddress] = []
     var remembered: [NodeID: KnownPeer] = [:]
     var friendIDs: Set<NodeID> = []
     var pending: [MessageID: Pending] = [:]
@@ -133,6 +143,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     public func stop() async {
         tick?.cancel()
         await endpoint.close()
+        if let x = try? await loop.submit({ self.xmpp }).get() { await x.close() }
         await writer.close()
     }
 
@@ -140,21 +151,61 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
 
     // MARK: The table (on the loop, from the gossip shell's events)
 
-    /// A table change: keeps the mirror, remembers native peers, and sends what waits for a
-    /// peer that is back.
+    /// A table change: keeps the mirror, remembers peers, and sends what waits for a peer that is
+    /// back. Users of other realms are keyed by `conversationKey`: the same link-local user
+    /// published by another observer (after a takeover) is the same conversation.
     func tableChanged(_ e: MembershipEvent) {
-        let id = e.id
-        guard id != identity.id else { return }
-        guard let state = e.state else {
-            peers[id] = nil
+        guard e.id != identity.id else {
+            ownAddresses = e.entry.entry.addresses
             return
         }
         let entry = e.entry.entry
+        if entry.isForeign || foreignRows[e.id] != nil {
+            if let state = e.state { foreignRows[e.id] = Peer(entry: entry, state: state) } else { foreignRows[e.id] = nil }
+            if let name = entry.foreignName { settleForeign(name: name, realm: entry.realm) }
+            return
+        }
+        mirror(e.id, e.state.map { Peer(entry: entry, state: $0) })
+        // Its foreign users' liveness follows it.
+        for name in Set(foreignRows.values.filter { $0.entry.owner == e.id }.compactMap { r in r.entry.foreignName.map { (r.entry.realm, $0) } }
+            .map { "\($0.0)\u{0}\($0.1)" }) {
+            let parts = name.split(separator: "\u{0}", maxSplits: 1).map(String.init)
+            settleForeign(name: parts[1], realm: parts[0])
+        }
+    }
+
+    /// The id a conversation with a user of another realm is kept under: derived from this node,
+    /// whoever observes the user now.
+    func conversationKey(name: String, realm: String) -> NodeID {
+        NodeID(foreignUser: name, realm: realm, owner: identity.id)
+    }
+
+    /// Picks the entry that stands for a foreign user: a live one whose observer is live (this
+    /// node's own first), else any live one, else the latest.
+    func settleForeign(name: String, realm: String) {
+        let key = conversationKey(name: name, realm: realm)
+        foreignNames[key] = name
+        let rows = foreignRows.values.filter { $0.entry.foreignName == name && $0.entry.realm == realm }
+        func ownerLive(_ p: Peer) -> Bool { p.entry.owner == identity.id || peers[p.entry.owner]?.state.isLive == true }
+        let best = rows.filter { $0.state.isLive && ownerLive($0) }.sorted { ($0.entry.owner == identity.id ? 0 : 1) < ($1.entry.owner == identity.id ? 0 : 1) }.first
+            ?? rows.first { $0.state.isLive } ?? rows.max { $0.entry.version < $1.entry.version }
+        var shown = best
+        if let b = best, b.state.isLive, !ownerLive(b) { shown = Peer(entry: b.entry, state: .dead) }  // its observer is gone
+        mirror(key, shown)
+    }
+
+    func mirror(_ id: NodeID, _ peer: Peer?) {
+        guard let peer else {
+            peers[id] = nil
+            return
+        }
+        let entry = peer.entry
+        let state = peer.state
         let wasLive = peers[id]?.state.isLive ?? false
         let before = peers[id]?.entry
-        peers[id] = Peer(entry: entry, state: state)
+        peers[id] = peer
         if before?.handle != entry.handle || before?.addresses != entry.addresses || remembered[id] == nil {
-            let k = KnownPeer(id: id, handle: entry.handle, realm: entry.realm, publicKey: entry.publicKey,
+            let k = KnownPeer(id: id, handle: entry.handle, realm: entry.realm, publicKey: entry.isForeign ? [] : entry.publicKey,
                               address: entry.addresses.first?.description, lastSeenMillis: Self.nowMillis())
             remembered[id] = k
             writer.submit([.rememberPeer(k)])
@@ -269,7 +320,11 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         }
         kept.append(contentsOf: ids)
         order[peer] = kept
-        endpoint.send(batch, to: peer, at: route.address)
+        if route.protocolEntry.realm == RealmProtocol.linkLocalXMPP.realm, let name = p.entry.foreignName {
+            sendLinkLocal(batch, to: name, at: route.address)
+        } else {
+            endpoint.send(batch, to: peer, at: route.address)
+        }
         if !retried.isEmpty {
             count("retried", retried.count)
             writer.submit(retried)
@@ -286,7 +341,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
                 order[peer] = nil
                 continue
             }
-            if !endpoint.hasConnectionOnLoop(peer) {
+            if !hasConnection(peer) {
                 for id in ids where pending[id]?.inFlight == true { pending[id]?.inFlight = false }
             }
             if ids.contains(where: { pending[$0].map { !$0.inFlight && $0.nextAttemptMillis <= now } ?? false }) {

@@ -136,6 +136,8 @@ public final class Node: @unchecked Sendable {
         chat.introduce = { peer in shell.actOnLoop { inst, now in inst.introduce(to: peer, now: now) } }
         control.chat = chat
         self.chat = chat
+        let addresses = firstAddresses
+        try? await shell.loop.submit { chat.ownAddresses = addresses }.get()
         if (try? await shell.snapshot())?.0.me.entry.chatPort != port {
             _ = try? await shell.act { inst, t in ((), try inst.update(now: t) { $0.chatPort = port }) }
         }
@@ -224,8 +226,12 @@ public final class Node: @unchecked Sendable {
             #if Chat
             chat?.tableChanged(e)
             #endif
-            // The user changed their status: remember it now, not only every 30 s.
-            if e.id == me, e.previous == .alive, e.state == .alive { Task { await self?.saveState() } }
+            // The user changed their status: remember it now, not only every 30 s, and tell
+            // link-local clients.
+            if e.id == me, e.previous == .alive, e.state == .alive {
+                Task { await self?.saveState() }
+                self?.discovery?.ownEntryChanged(e.entry.entry)
+            }
             if e.previous != e.state {
                 log.info("member \(e.entry.entry.handle) \(e.id.short): \(e.previous.map(\.description) ?? "new") -> \(e.state.map(\.description) ?? "forgotten")",
                          metadata: ["precedence": "\(e.precedence)", "hops": "\(e.hops)"])
@@ -266,6 +272,25 @@ public final class Node: @unchecked Sendable {
             let d = NodeDiscovery(shell: shell, me: identity.id, handle: options.handle,
                                   gossipPort: (options.advertise ?? options.bind).port, chatPort: chatPort,
                                   filter: options.interfaces, log: log)
+            #if Chat
+            if let chat {
+                // Link-local XMPP (issue 6): once the daemon answers, listen for streams as
+                // "handle@host" and publish this user on _presence._tcp.
+                let handle = options.handle
+                let status = (try? await shell.snapshot())?.0.me.entry
+                d.onPresenceRunning = { [weak d] host in
+                    Task {
+                        let name = "\(handle)@\(host)"
+                        guard let port = try? await chat.startLinkLocal(localName: name) else { return }
+                        d?.shell.loop.execute {
+                            d?.publishPresence(LinkLocalPresence(
+                                instance: name, port: UInt16(port), first: handle, status: status?.status ?? .available,
+                                message: status?.statusText ?? "", node: PresenceObserver.hearsayNode, ver: "1"))
+                        }
+                    }
+                }
+            }
+            #endif
             if let line = d.start(mode: options.mdns, me: identity.id) {
                 log.warning("\(line)")
                 discoveryOff = line

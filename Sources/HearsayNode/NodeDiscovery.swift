@@ -118,8 +118,16 @@ public final class NodeDiscovery: @unchecked Sendable {
 
     func handlePresence(_ event: DiscoveryEvent) {
         switch event {
-        case .running:
+        case .running(let host):
             if presenceSince == nil { presenceSince = Int64(NIODeadline.now().uptimeNanoseconds / 1_000_000) }
+            if !presenceAnnounced {
+                presenceAnnounced = true
+                onPresenceRunning?(host)
+            }
+        case .published(let name):
+            log.info("mDNS: link-local XMPP presence published", metadata: ["instance": "\(name)"])
+        case .collision(let name, let renamed):
+            log.warning("mDNS: the link-local XMPP name \(name) is taken on this LAN; published as \(renamed), which link-local clients will not match to this node's streams")
         case .failure(let reason):
             log.error("mDNS (link-local XMPP): \(reason)")
         default:
@@ -182,6 +190,30 @@ public final class NodeDiscovery: @unchecked Sendable {
             for fid in mine where settled || changedNow.contains(fid) { ds += inst.retractForeign(fid, now: now) }
             return ds
         }
+    }
+
+    /// Called once, on the loop, when the presence client first reaches the daemon, with the
+    /// daemon's host name: the node then starts its link-local endpoint and publishes its user.
+    var onPresenceRunning: (@Sendable (String) -> Void)?
+    var presenceAnnounced = false
+    /// What this node publishes on `_presence._tcp` for its own user (nil until it does).
+    var ownPresence: LinkLocalPresence?
+
+    /// Publishes this node's user to link-local XMPP clients (`node=hearsay`, so that other
+    /// Hearsay nodes do not import it as a foreign user: it is in their table already).
+    func publishPresence(_ p: LinkLocalPresence) {
+        ownPresence = p
+        let interfaces = (try? Self.localInterfaces()) ?? []
+        presenceAvahi?.publish(ServiceAdvert(name: p.instance, type: LinkLocalPresence.type, port: p.port, txt: p.txt,
+                                             interfaces: Self.publishInterfaces(interfaces, filter)))
+    }
+
+    /// The node's own entry changed: keep the published status and text in step.
+    func ownEntryChanged(_ e: PresenceEntry) {
+        guard var p = ownPresence, e.status != .offline, p.status != e.status || p.message != e.statusText else { return }
+        p.status = e.status
+        p.message = e.statusText
+        publishPresence(p)
     }
 
     /// Observed users whose record changed since their entry was last published.

@@ -130,6 +130,14 @@ public final class XMPPEndpoint: @unchecked Sendable {
         }
     }
 
+    /// On the loop: whether a stream with `instance` is kept, being dialed, or has messages waiting
+    /// for one (the node's outbox timer asks, from the same loop).
+    public func hasStreamOnLoop(_ instance: String) -> Bool {
+        loop.preconditionInEventLoop()
+        let k = Self.key(instance)
+        return streams[k] != nil || dialing.contains(k) || waiting[k] != nil
+    }
+
     /// The instances with an open stream now (for tests and `hearsay doctor`).
     public func openStreams() async -> Set<String> {
         (try? await loop.submit {

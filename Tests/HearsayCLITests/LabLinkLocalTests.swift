@@ -77,4 +77,52 @@ struct LabLinkLocalTests {
         #expect(lab.log("h1").contains("instance=carol@"))
         #expect(finch.running, "finch's screen: \(finch.screen())")
     }
+
+    @Test("a real finch and a Hearsay user chat both ways; <, & and non-ASCII survive; finch keeps running",
+          .enabled(if: Finch.available, "finch is not installed (make test installs it)"))
+    func finchChatsBothWays() throws {
+        let lab = Lab("c")
+        defer { lab.down() }
+        try lab.up(2)
+        let finch = try Finch(lab: lab, host: "h2", user: "carol", first: "Carol", last: "Jones")
+        defer { finch.stop() }
+        try lab.startNode("h1", on: "h1", extra: ["--handle", "ann"])
+        // finch lists the Hearsay user (its _presence._tcp record) in its buddy list.
+        #expect(finch.eventually(10) { $0.contains("ann") }, "finch's screen: \(finch.screen())")
+        #expect(lab.eventually(10, ["h1"]) { rows in Self.carol(rows).contains { $0.state == "alive" } })
+
+        // Hearsay → finch: delivered (written to finch's stream), shown on finch's screen and in its log.
+        let out = "hello a<b & c — ünï 🎉"
+        let sent = try runToEnd([try hearsayExecutable(), "send", "--data", lab.data("h1"), "Carol Jones", out])
+        #expect(sent.status == 0, "\(sent.err)")
+        func history() -> [MessageRow] {
+            (try? ControlClient(path: lab.data("h1") + "/control.sock").request(
+                ControlRequest(op: "history", peer: "Carol Jones")))?.messages ?? []
+        }
+        #expect(Self.until(5) { history().first?.state == "delivered" }, "\(history())")
+        #expect(history().first?.secure == false)
+        #expect(history().first?.realm == "xmpp-ll")
+        #expect(finch.eventually(5) { $0.contains("a<b & c — ünï 🎉") }, "finch's screen: \(finch.screen())")
+        let logs = try FileManager.default.subpathsOfDirectory(atPath: finch.home + "/.purple/logs")
+            .filter { $0.hasSuffix(".html") }.map { try String(contentsOfFile: finch.home + "/.purple/logs/" + $0, encoding: .utf8) }
+        #expect(logs.contains { $0.contains("hello a&lt;b &amp; c — ünï 🎉") }, "finch's log: \(logs)")
+
+        // finch → Hearsay: focus the conversation window (Alt-n), type, Enter.
+        finch.keys("Escape")
+        finch.keys("M-n")
+        usleep(300_000)
+        finch.keys("hi ann <&> ü 🙂", "Enter")
+        #expect(Self.until(5) { history().contains { $0.direction == "in" && $0.text == "hi ann <&> ü 🙂" } }, "\(history())")
+        #expect(history().last?.from_handle == "Carol Jones")
+        #expect(finch.running, "finch's screen: \(finch.screen())")
+    }
+
+    static func until(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        repeat {
+            if condition() { return true }
+            usleep(100_000)
+        } while Date() < deadline
+        return false
+    }
 }

@@ -289,9 +289,11 @@ final class RawClient: ChannelInboundHandler, @unchecked Sendable {
         let ann = Buddy("ann@a")
         try await ann.start(
             configuration: StreamConfiguration(
-                headerTimeoutMillis: 200, idleTimeoutMillis: 400, quietBeforeStreamEndMillis: 100, closeGraceMillis: 200))
+                // 1.5 s for the header: short enough to watch, long enough for the second client
+                // to send its header on a loaded machine (parallel tests).
+                headerTimeoutMillis: 1_500, idleTimeoutMillis: 400, quietBeforeStreamEndMillis: 100, closeGraceMillis: 200))
         ann.knows("finch@c", at: v4Loopback)
-        // No header within 200 ms: TCP closed, nothing written.
+        // No header within 1.5 s: TCP closed, nothing written.
         let silent = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
         #expect(await eventually { silent.isClosed })
         #expect(silent.text.isEmpty)
