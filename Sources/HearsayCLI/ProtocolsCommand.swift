@@ -16,7 +16,7 @@ struct ProtocolsCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let all = ProtocolDatabase().all
+        let all = ProtocolDatabase([.native, .linkLocalXMPP]).all  // what a node with chat and mDNS speaks
         if json {
             let e = JSONEncoder()
             e.outputFormatting = [.sortedKeys]

@@ -42,10 +42,10 @@ extension RealmProtocol {
     /// Serverless link-local XMPP (XEP-0174), as Pidgin/finch "Bonjour" accounts, Adium, Messages
     /// and Gajim speak it (issue 6): XML streams over TCP, found through `_presence._tcp`.
     public static let linkLocalXMPP = RealmProtocol(
-        realm: "xmpp-ll", protocolName: "xmpp", version: 1, transport: "tcp, xml stream (no tls)", defaultPort: 5298,
+        realm: "xmpp-ll", protocolName: "xmpp", version: 1, transport: "tcp, xml", defaultPort: 5298,
         discovery: "mdns/dns-sd _presence._tcp, observed and gossiped by the nodes on the user's lan",
         security: "unencrypted, unauthenticated (XEP-0174): anyone on the lan can read or impersonate",
-        adapter: "RealmXMPP.XMPPEndpoint")
+        adapter: "XMPPEndpoint")
 }
 
 /// Where and how to open a session with a peer.

@@ -80,15 +80,19 @@ let overlayExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponen
 }
 
 @Suite struct ProtocolsCommandTests {
-    @Test("hearsay protocols lists the native realm; --json too")
+    @Test("hearsay protocols lists the native realm and link-local XMPP; --json too")
     func lists() throws {
         let table = try hearsay(["protocols"])
         #expect(table.status == 0)
         #expect(table.out.contains("hearsay/1"))
+        #expect(table.out.contains("xmpp-ll"))
         let json = try hearsay(["protocols", "--json"])
         let rows = try JSONSerialization.jsonObject(with: Data(json.out.utf8)) as? [[String: Any]]
         #expect(rows?.first?["realm"] as? String == "hearsay")
         #expect(rows?.first?["defaultPort"] as? Int == 7947)
+        #expect(rows?.last?["realm"] as? String == "xmpp-ll")
+        #expect(rows?.last?["defaultPort"] as? Int == 5298)
+        #expect((rows?.last?["security"] as? String)?.contains("unencrypted") == true)
     }
 }
 
