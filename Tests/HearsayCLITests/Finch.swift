@@ -45,8 +45,13 @@ final class Finch: @unchecked Sendable {
             """
         try accounts.write(toFile: home + "/.purple/accounts.xml", atomically: true, encoding: .utf8)
         try lab.lab(["exec", host, "tmux", "-L", socket, "new-session", "-d", "-s", user, "-x", "160", "-y", "45",
-                     "env HOME=\(home) TERM=xterm LANG=C.UTF-8 finch"])
+                     "exec env HOME=\(home) TERM=xterm LANG=C.UTF-8 finch"])
+        let shown = try runToEnd(["/usr/bin/tmux", "-L", socket, "display-message", "-p", "-t", user, "#{pane_pid}"])
+        pid = pid_t(shown.out.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
+
+    /// finch's process (the pane's), to stop it by PID.
+    var pid: pid_t = 0
 
     /// What finch's screen shows now.
     func screen() -> String {
@@ -73,7 +78,14 @@ final class Finch: @unchecked Sendable {
         return false
     }
 
+    /// Quits finch (SIGTERM to its PID, SIGKILL after 3 s) and its tmux server.
     func stop() {
+        if pid > 0, kill(pid, 0) == 0 {
+            kill(pid, SIGTERM)
+            for _ in 0..<30 where kill(pid, 0) == 0 { usleep(100_000) }
+            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        }
         _ = try? runToEnd(["/usr/bin/tmux", "-L", socket, "kill-server"])
+        for _ in 0..<20 where (try? runToEnd(["/usr/bin/tmux", "-L", socket, "has-session"]))?.status == 0 { usleep(100_000) }
     }
 }

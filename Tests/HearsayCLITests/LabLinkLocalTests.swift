@@ -103,8 +103,7 @@ struct LabLinkLocalTests {
         #expect(history().first?.secure == false)
         #expect(history().first?.realm == "xmpp-ll")
         #expect(finch.eventually(5) { $0.contains("a<b & c — ünï 🎉") }, "finch's screen: \(finch.screen())")
-        let logs = try FileManager.default.subpathsOfDirectory(atPath: finch.home + "/.purple/logs")
-            .filter { $0.hasSuffix(".html") }.map { try String(contentsOfFile: finch.home + "/.purple/logs/" + $0, encoding: .utf8) }
+        let logs = Self.finchLogs(finch)
         #expect(logs.contains { $0.contains("hello a&lt;b &amp; c — ünï 🎉") }, "finch's log: \(logs)")
 
         // finch → Hearsay: focus the conversation window (Alt-n), type, Enter.
@@ -115,6 +114,26 @@ struct LabLinkLocalTests {
         #expect(Self.until(5) { history().contains { $0.direction == "in" && $0.text == "hi ann <&> ü 🙂" } }, "\(history())")
         #expect(history().last?.from_handle == "Carol Jones")
         #expect(finch.running, "finch's screen: \(finch.screen())")
+
+        // finch quits: a message to carol waits in the outbox, and goes when she is back.
+        finch.stop()
+        #expect(lab.eventually(10, ["h1"]) { rows in !Self.carol(rows).contains { $0.state == "alive" } })
+        let later = "while you were away"
+        #expect(try runToEnd([try hearsayExecutable(), "send", "--data", lab.data("h1"), "Carol Jones", later]).status == 0)
+        usleep(1_000_000)
+        #expect(history().last?.state == "queued")
+        let again = try Finch(lab: lab, host: "h2", user: "carol", first: "Carol", last: "Jones")
+        defer { again.stop() }
+        #expect(Self.until(15) { history().last?.state == "delivered" }, "\(history())")
+        #expect(Self.until(5) { Self.finchLogs(again).contains { $0.contains(later) } }, "\(Self.finchLogs(again))")
+        #expect(again.running)
+    }
+
+    /// finch's conversation logs (libpurple writes one HTML file per conversation).
+    static func finchLogs(_ f: Finch) -> [String] {
+        let dir = f.home + "/.purple/logs"
+        return ((try? FileManager.default.subpathsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".html") }
+            .compactMap { try? String(contentsOfFile: dir + "/" + $0, encoding: .utf8) }
     }
 
     static func until(_ seconds: Double, _ condition: () -> Bool) -> Bool {
