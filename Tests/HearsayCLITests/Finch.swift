@@ -78,13 +78,21 @@ final class Finch: @unchecked Sendable {
         return false
     }
 
-    /// Quits finch (SIGTERM to its PID, SIGKILL after 3 s) and its tmux server.
+    /// Whether `pid` is still finch: once finch has exited and been reaped its PID may belong to
+    /// another process (parallel tests start many), which must never get our signals.
+    var isFinch: Bool {
+        guard pid > 0, let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8) else { return false }
+        return cmd.hasPrefix("finch") && !((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8))?.contains(") Z ") ?? true)
+    }
+
+    /// Quits finch (SIGTERM to its PID, SIGKILL after 3 s) and its tmux server. Idempotent.
     func stop() {
-        if pid > 0, kill(pid, 0) == 0 {
+        if isFinch {
             kill(pid, SIGTERM)
-            for _ in 0..<30 where kill(pid, 0) == 0 { usleep(100_000) }
-            if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+            for _ in 0..<30 where isFinch { usleep(100_000) }
+            if isFinch { kill(pid, SIGKILL) }
         }
+        pid = 0
         _ = try? runToEnd(["/usr/bin/tmux", "-L", socket, "kill-server"])
         for _ in 0..<20 where (try? runToEnd(["/usr/bin/tmux", "-L", socket, "has-session"]))?.status == 0 { usleep(100_000) }
     }
