@@ -27,6 +27,8 @@ public enum ConnectionAction: Hashable, Sendable {
     case acknowledged(MessageID)
     case typing(Bool)
     case read(MessageID)
+    /// A relayed message (ADR 0010): store or forward it, then `stored(_:)` it (which acks it).
+    case relay(realm: String, user: String, message: ChatMessage)
 }
 
 /// One native connection after TLS has proven who the peer is, as a sans-IO state machine:
@@ -107,6 +109,12 @@ public struct Connection: Sendable {
         return [.send(.ack(id))]
     }
 
+    /// Sends a message for, or from, a user of another realm (only on an open session).
+    public mutating func sendRelay(realm: String, user: String, _ m: ChatMessage) -> [ConnectionAction] {
+        guard isOpen else { return [] }
+        return [.send(.relay(realm: realm, user: user, message: m))]
+    }
+
     public mutating func sendTyping(_ on: Bool) -> [ConnectionAction] { isOpen ? [.send(.typing(on))] : [] }
     public mutating func sendRead(_ id: MessageID) -> [ConnectionAction] { isOpen ? [.send(.read(id))] : [] }
 
@@ -153,6 +161,11 @@ public struct Connection: Sendable {
                 return close(.wrongIdentity, "a message signed as node \(c.sender.short) on node \(peer.short)'s connection")
             }
             return [.deliver(c)]
+        case (.open, .relay(let realm, let user, let c)):
+            guard c.sender == peer else {
+                return close(.wrongIdentity, "a relayed message signed as node \(c.sender.short) on node \(peer.short)'s connection")
+            }
+            return [.relay(realm: realm, user: user, message: c)]
         case (.open, .ack(let id)): return [.acknowledged(id)]
         case (.open, .typing(let on)): return [.typing(on)]
         case (.open, .read(let id)): return [.read(id)]

@@ -61,6 +61,8 @@ public struct CodecFuzzer {
             .sessionRequest(handle: "alice"), .sessionAccept,
             .message(ChatMessage(id: mid, sender: a.id, sentAtMillis: 1_795_590_000_000, text: "a<b & c é")),
             .ack(mid), .read(mid), .typing(true), .ping(1), .pong(2),
+            .relay(realm: "xmpp-ll", user: "carol@laptop",
+                   message: ChatMessage(id: mid, sender: a.id, sentAtMillis: 1_795_590_000_000, text: "hi <&>")),
         ]
         return messages.map(GossipCodec.encode) + native.map(NativeCodec.encode)
     }

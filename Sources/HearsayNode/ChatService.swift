@@ -428,6 +428,9 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             log.notice("\(name(peer)) declined the session: messages to it wait in the outbox until you send again")
             onEvent?(ChatEventLine(type: "session", state: "declined", peer: peer.base32, handle: name(peer),
                                    detail: "declined the session"))
+        case .ignored(let peer, let what):
+            count("ignored")
+            log.notice("ignored \(what)", metadata: ["peer": "\(name(peer))"])
         case .refused(let why):
             count("refused")
             log.warning("chat connection refused: \(why)")

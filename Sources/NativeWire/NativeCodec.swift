@@ -29,11 +29,11 @@ public enum NativeCodec {
         case .sessionAccept:
             break
         case .message(let c):
-            w.u64(c.id.hi)
-            w.u64(c.id.lo)
-            w.id(c.sender)
-            w.u64(UInt64(bitPattern: c.sentAtMillis))
-            w.string(c.text)
+            chat(c, into: &w)
+        case .relay(let realm, let user, let c):
+            w.string(realm)
+            w.string(user)
+            chat(c, into: &w)
         case .ack(let id), .read(let id):
             w.u64(id.hi)
             w.u64(id.lo)
@@ -44,6 +44,25 @@ public enum NativeCodec {
         }
         return w.bytes
     }
+
+    static func chat(_ c: ChatMessage, into w: inout ByteWriter) {
+        w.u64(c.id.hi)
+        w.u64(c.id.lo)
+        w.id(c.sender)
+        w.u64(UInt64(bitPattern: c.sentAtMillis))
+        w.string(c.text)
+    }
+
+    static func chat(_ r: inout ByteReader) throws(WireError) -> ChatMessage {
+        let id = MessageID(hi: try r.u64("message id"), lo: try r.u64("message id"))
+        let sender = try r.id("sender")
+        let at = Int64(bitPattern: try r.u64("sent at"))
+        return ChatMessage(id: id, sender: sender, sentAtMillis: at, text: try r.string(max: maxText, "text"))
+    }
+
+    /// Realm names and foreign user names in `relay`, as in presence entries.
+    public static let maxRealm = 24
+    public static let maxUser = 96
 
     /// `m` as a frame: length prefix and payload.
     public static func frame(_ m: NativeMessage) -> [UInt8] {
@@ -72,10 +91,11 @@ public enum NativeCodec {
         case .sessionAccept:
             m = .sessionAccept
         case .message:
-            let id = MessageID(hi: try r.u64("message id"), lo: try r.u64("message id"))
-            let sender = try r.id("sender")
-            let at = Int64(bitPattern: try r.u64("sent at"))
-            m = .message(ChatMessage(id: id, sender: sender, sentAtMillis: at, text: try r.string(max: maxText, "text")))
+            m = .message(try chat(&r))
+        case .relay:
+            let realm = try r.string(max: maxRealm, "realm")
+            let user = try r.string(max: maxUser, "user")
+            m = .relay(realm: realm, user: user, message: try chat(&r))
         case .ack, .read:
             let id = MessageID(hi: try r.u64("message id"), lo: try r.u64("message id"))
             m = kind == .ack ? .ack(id) : .read(id)

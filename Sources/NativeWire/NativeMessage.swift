@@ -97,11 +97,17 @@ public enum NativeMessage: Hashable, Sendable {
     case read(MessageID)
     case ping(UInt64)
     case pong(UInt64)
+    /// A chat message for, or from, a user of another realm that one of the two nodes observes
+    /// (a link-local XMPP buddy at its site; ADR 0010). For the receiver, it is a message *for*
+    /// that user from the sender's user if the receiver observes the user, else a message *from*
+    /// that user relayed by its observer. `message.sender` is the sending node, as for `message`;
+    /// the receiver acks it like a message.
+    case relay(realm: String, user: String, message: ChatMessage)
 
     public enum Kind: UInt8, Sendable, CaseIterable {
         case hello = 0x01, close = 0x02
         case sessionRequest = 0x10, sessionAccept = 0x11
-        case message = 0x20, ack = 0x21, typing = 0x22, read = 0x23
+        case message = 0x20, ack = 0x21, typing = 0x22, read = 0x23, relay = 0x24
         case ping = 0x30, pong = 0x31
     }
 
@@ -117,6 +123,7 @@ public enum NativeMessage: Hashable, Sendable {
         case .read: .read
         case .ping: .ping
         case .pong: .pong
+        case .relay: .relay
         }
     }
 }

@@ -39,6 +39,8 @@ public enum NativeEvent: Hashable, Sendable {
     case read(NodeID, MessageID)
     /// The peer (its user, or its `friends` policy) declined this node's session request.
     case declinedBy(NodeID)
+    /// A frame this node does not act on (yet), left unacknowledged.
+    case ignored(NodeID, String)
 }
 
 /// The native realm's network side: a TLS 1.3 listener on the chat port, outgoing connections,
@@ -394,6 +396,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                 delegate.event(.typing(peer, on))
             case .read(let id):
                 delegate.event(.read(peer, id))
+            case .relay:
+                // Relaying (ADR 0010) is not carried by the endpoint yet: the message is not
+                // acked, so its sender keeps it in its outbox.
+                delegate.event(.ignored(peer, "a relayed message (relaying is not built yet: it is not acked, and stays in its sender's outbox)"))
             }
         }
     }

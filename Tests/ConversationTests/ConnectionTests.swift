@@ -70,6 +70,20 @@ struct Pair {
         #expect(p.listenerSaw.last == .read(chat(2).id))
     }
 
+    @Test func relayedMessagesFlowOnOpenSessionsOnlyAndOnlyFromThePeer() {
+        var p = Pair()
+        // Before the session: not sent.
+        #expect(p.dialer.sendRelay(realm: "xmpp-ll", user: "carol@laptop", chat(1)).isEmpty)
+        p.open()
+        p.pump(fromDialer: p.dialer.sendRelay(realm: "xmpp-ll", user: "carol@laptop", chat(1)))
+        #expect(p.listenerSaw.last == .relay(realm: "xmpp-ll", user: "carol@laptop", message: chat(1)))
+        p.pump(fromDialer: [], fromListener: p.listener.stored(chat(1).id))
+        #expect(p.dialerSaw.last == .acknowledged(chat(1).id))
+        // A relayed message signed as another node closes the connection.
+        p.pump(fromDialer: [.send(.relay(realm: "xmpp-ll", user: "carol@laptop", message: chat(2, from: NodeID(hi: 5, lo: 5))))])
+        #expect(p.listener.state == .closed(.wrongIdentity))
+    }
+
     @Test func friendsPolicyDeclinesStrangersWithAClearRefusal() {
         var p = Pair()
         p.policy = .friends

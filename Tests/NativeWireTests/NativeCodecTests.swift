@@ -14,6 +14,10 @@ import Testing
         .message(ChatMessage(id: mid, sender: node, sentAtMillis: 1_795_590_000_123, text: "a<b & c — ünïcödé 🎉")),
         .message(ChatMessage(id: mid, sender: node, sentAtMillis: -1, text: String(repeating: "x", count: NativeCodec.maxText))),
         .ack(mid), .read(mid), .typing(true), .typing(false), .ping(7), .pong(.max),
+        .relay(realm: "xmpp-ll", user: "carol@laptop",
+               message: ChatMessage(id: mid, sender: node, sentAtMillis: 1_795_590_000_123, text: "a<b & c — ü 🎉")),
+        .relay(realm: String(repeating: "r", count: NativeCodec.maxRealm), user: String(repeating: "u", count: NativeCodec.maxUser),
+               message: ChatMessage(id: mid, sender: node, sentAtMillis: 0, text: String(repeating: "x", count: NativeCodec.maxText))),
     ]
 
     @Test(arguments: all)
@@ -24,7 +28,7 @@ import Testing
     }
 
     @Test func typeBytesAreTheDocumentedOnes() {
-        #expect(NativeMessage.Kind.allCases.map(\.rawValue) == [0x01, 0x02, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x30, 0x31])
+        #expect(NativeMessage.Kind.allCases.map(\.rawValue) == [0x01, 0x02, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x31])
         #expect(NativeCodec.encode(.ping(1)) == [0x30, 0, 0, 0, 0, 0, 0, 0, 1])
     }
 
@@ -46,6 +50,11 @@ import Testing
         longText.varint(UInt64(NativeCodec.maxText + 1))
         #expect(reason(longText.bytes) == .oversized)
         #expect(reason([0x10, 2, 0xff, 0xfe]) == .malformed)  // handle not UTF-8
+        var longUser = ByteWriter()
+        longUser.u8(0x24)
+        longUser.string("xmpp-ll")
+        longUser.varint(UInt64(NativeCodec.maxUser + 1))
+        #expect(reason(longUser.bytes) == .oversized)
     }
 
     @Test func closeDetailIsCutOnACharacterBoundary() throws {
