@@ -21,10 +21,34 @@ public protocol NativeSessionDelegate: AnyObject, Sendable {
     /// already stored counts as stored (it is acked again, shown once). `done(false)`: not
     /// stored, not acked; the sender tries again later.
     func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void)
+    /// The same for relayed messages (`.relay` items), when this node relays (ADR 0010).
+    func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void)
     func acknowledged(_ id: MessageID, by peer: NodeID)
     /// `ask` policy: `peer` wants a session; answer with `NativeEndpoint.answer`.
     func sessionRequested(by peer: NodeID, handle: String)
     func event(_ event: NativeEvent)
+}
+
+/// What the endpoint carries for the node: its user's chat messages, and relayed messages for
+/// or from a user of another realm (ADR 0010).
+public enum Outgoing: Hashable, Sendable {
+    case chat(ChatMessage)
+    case relay(realm: String, user: String, message: ChatMessage)
+
+    public var message: ChatMessage {
+        switch self {
+        case .chat(let m), .relay(_, _, let m): m
+        }
+    }
+}
+
+extension NativeSessionDelegate {
+    /// Relayed messages (ADR 0010) from `peer`: by default not taken (not acked; they stay in
+    /// their sender's outbox). A node that relays overrides it.
+    public func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
+        event(.ignored(peer, "\(messages.count) relayed message(s): this node does not relay"))
+        done(false)
+    }
 }
 
 /// What happened on the native endpoint, for logs and counters.
@@ -60,7 +84,7 @@ public final class NativeEndpoint: @unchecked Sendable {
     var dialing: Set<NodeID> = []
     /// Messages for a peer whose session is not open yet. Dropped if it does not open: the
     /// node's outbox (ChatStore) keeps them and sends them again later.
-    var waiting: [NodeID: [ChatMessage]] = [:]
+    var waiting: [NodeID: [Outgoing]] = [:]
 
     public init(identity: NodeIdentity, handle: String, loop: EventLoop, delegate: NativeSessionDelegate) throws {
         self.identity = identity
@@ -91,6 +115,11 @@ public final class NativeEndpoint: @unchecked Sendable {
     /// Sends `messages`, in order, to `peer` at `address`: over the open connection (written
     /// together, one flush), or after opening one.
     public func send(_ messages: [ChatMessage], to peer: NodeID, at address: PeerAddress) {
+        send(messages.map(Outgoing.chat), to: peer, at: address)
+    }
+
+    /// Sends chat messages and relayed messages, in order, to `peer` at `address`.
+    public func send(_ messages: [Outgoing], to peer: NodeID, at address: PeerAddress) {
         guard !messages.isEmpty else { return }
         loop.execute {
             if let c = self.connections[peer], c.connection?.isOpen == true {
@@ -98,8 +127,8 @@ public final class NativeEndpoint: @unchecked Sendable {
                 return
             }
             var queued = self.waiting[peer] ?? []
-            let known = Set(queued.map(\.id))
-            queued += messages.filter { !known.contains($0.id) }
+            let known = Set(queued.map(\.message.id))
+            queued += messages.filter { !known.contains($0.message.id) }
             self.waiting[peer] = queued
             guard self.connections[peer] == nil, !self.dialing.contains(peer) else { return }
             self.dial(peer, at: address)
@@ -234,10 +263,10 @@ public final class NativeEndpoint: @unchecked Sendable {
     }
 
     /// Puts messages back in front of what waits for `peer`, once each.
-    func requeue(_ messages: [ChatMessage], for peer: NodeID) {
+    func requeue(_ messages: [Outgoing], for peer: NodeID) {
         guard !messages.isEmpty else { return }
         let queued = waiting[peer] ?? []
-        waiting[peer] = messages.filter { m in !queued.contains { $0.id == m.id } } + queued
+        waiting[peer] = messages.filter { m in !queued.contains { $0.message.id == m.message.id } } + queued
     }
 
     /// Sends what waits for `peer` if its connection is open.
@@ -279,9 +308,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     var connection: Connection?
     var keepAlive: RepeatedTask?
     /// Chat messages sent on this connection and not acknowledged yet, in order.
-    var unacked = Deque<ChatMessage>()
+    var unacked = Deque<Outgoing>()
     /// Messages received in the current read, stored together when the read completes.
     var arrived: [ChatMessage] = []
+    var arrivedRelays: [Outgoing] = []
 
     init(endpoint: NativeEndpoint, channel: Channel, role: Connection.Role, expected: NodeID?) {
         self.endpoint = endpoint
@@ -334,7 +364,23 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// What arrived in this read goes to the store in one batch; acks go once it is stored.
     func channelReadComplete(context: ChannelHandlerContext) {
         context.fireChannelReadComplete()
-        guard !arrived.isEmpty, let delegate = endpoint.delegate, let peer else { return }
+        guard let delegate = endpoint.delegate, let peer else { return }
+        if !arrivedRelays.isEmpty {
+            let relays = arrivedRelays
+            arrivedRelays = []
+            let loop = context.eventLoop
+            delegate.deliverRelayed(relays, from: peer) { [weak self] ok in
+                guard ok else { return }
+                loop.execute {
+                    guard let self, var c = self.connection else { return }
+                    var acks = [ConnectionAction]()
+                    for m in relays { acks += c.stored(m.message.id) }
+                    self.connection = c
+                    self.run(acks)
+                }
+            }
+        }
+        guard !arrived.isEmpty else { return }
         let batch = arrived
         arrived = []
         let loop = context.eventLoop
@@ -351,12 +397,16 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     }
 
     /// Sends chat messages on the open session, flushed once, and remembers them until their acks.
-    func sendChats(_ messages: [ChatMessage]) {
+    func sendChats(_ messages: [Outgoing]) {
         guard var c = connection, !messages.isEmpty else { return }
         var actions = [ConnectionAction]()
         actions.reserveCapacity(messages.count)
         for m in messages {
-            let a = c.send(m)
+            let a: [ConnectionAction]
+            switch m {
+            case .chat(let chat): a = c.send(chat)
+            case .relay(let realm, let user, let chat): a = c.sendRelay(realm: realm, user: user, chat)
+            }
             if !a.isEmpty { unacked.append(m) }
             actions += a
         }
@@ -390,16 +440,14 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
             case .deliver(let m):
                 arrived.append(m)
             case .acknowledged(let id):
-                if unacked.first?.id == id { unacked.removeFirst() } else { unacked.removeAll { $0.id == id } }
+                if unacked.first?.message.id == id { unacked.removeFirst() } else { unacked.removeAll { $0.message.id == id } }
                 delegate.acknowledged(id, by: peer)
             case .typing(let on):
                 delegate.event(.typing(peer, on))
             case .read(let id):
                 delegate.event(.read(peer, id))
-            case .relay:
-                // Relaying (ADR 0010) is not carried by the endpoint yet: the message is not
-                // acked, so its sender keeps it in its outbox.
-                delegate.event(.ignored(peer, "a relayed message (relaying is not built yet: it is not acked, and stays in its sender's outbox)"))
+            case .relay(let realm, let user, let m):
+                arrivedRelays.append(.relay(realm: realm, user: user, message: m))
             }
         }
     }

@@ -17,6 +17,9 @@ final class Peer: NativeSessionDelegate, @unchecked Sendable {
         var acks: [MessageID] = []
         var events: [NativeEvent] = []
         var requests: [NodeID] = []
+        var relayed: [Outgoing] = []
+        /// Whether this peer takes relayed messages (a relaying node) or leaves them unacked.
+        var relays = true
     }
 
     let identity: NodeIdentity
@@ -47,6 +50,13 @@ final class Peer: NativeSessionDelegate, @unchecked Sendable {
             for message in messages where !s.stored.contains(where: { $0.id == message.id }) { s.stored.append(message) }
         }
         done(true)
+    }
+    func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
+        let take = state.withLock { s in
+            if s.relays { s.relayed += messages }
+            return s.relays
+        }
+        done(take)
     }
     func acknowledged(_ id: MessageID, by peer: NodeID) { state.withLock { $0.acks.append(id) } }
     func sessionRequested(by peer: NodeID, handle: String) { state.withLock { $0.requests.append(peer) } }
@@ -119,6 +129,23 @@ func knownPair(_ x: UInt64 = 1, _ y: UInt64 = 2) async throws -> (Peer, Peer) {
         _ = b.state.withLock { $0.friends.insert(a.identity.id) }
         a.endpoint.send(a.message(2), to: b.identity.id, at: b.address)
         #expect(await eventually { b.state.withLock { $0.stored.map(\.text) } == ["m2"] })
+        await a.endpoint.close()
+        await b.endpoint.close()
+    }
+
+    @Test func relayedMessagesTravelWithChatAndAreAckedOnlyWhenTaken() async throws {
+        let (a, b) = try await knownPair(40, 41)
+        let relay = Outgoing.relay(realm: "xmpp-ll", user: "carol@laptop", message: a.message(2, "for carol <&>"))
+        a.endpoint.send([.chat(a.message(1)), relay], to: b.identity.id, at: b.address)
+        #expect(await eventually { b.state.withLock { $0.relayed == [relay] && $0.stored.count == 1 } })
+        #expect(await eventually { a.state.withLock { Set($0.acks) } == [a.message(1).id, a.message(2).id] })
+        // A node that does not relay leaves it unacked (it stays in its sender's outbox).
+        b.state.withLock { $0.relays = false }
+        let second = Outgoing.relay(realm: "xmpp-ll", user: "carol@laptop", message: a.message(3))
+        a.endpoint.send([second, .chat(a.message(4))], to: b.identity.id, at: b.address)
+        #expect(await eventually { b.state.withLock { $0.stored.count } == 2 })
+        #expect(await eventually { a.state.withLock { $0.acks.contains(a.message(4).id) } })
+        #expect(!a.state.withLock { $0.acks.contains(a.message(3).id) })
         await a.endpoint.close()
         await b.endpoint.close()
     }
