@@ -1,5 +1,6 @@
 import Foundation
 import HearsayNode
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -20,8 +21,16 @@ final class Lab: @unchecked Sendable {
     let root = temporaryDirectory()
     var nodes: [String: pid_t] = [:]
 
+    /// Labs made by this process: each name is unique even when suites running in parallel pick
+    /// the same letter (a shared name let one test tear down another's lab).
+    static let made = Mutex(0)
+
     init(_ name: String) {
-        self.name = "hs\(getpid() % 10_000)\(name)"
+        let n = Self.made.withLock { m in
+            m += 1
+            return m
+        }
+        self.name = "hs\(getpid() % 10_000)\(name)\(n)"
         try? FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 

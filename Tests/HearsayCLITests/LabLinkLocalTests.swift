@@ -19,7 +19,7 @@ struct LabLinkLocalTests {
 
     @Test("a finch-style _presence._tcp record becomes one foreign entry everywhere; taken over; retracted")
     func observed() throws {
-        let lab = Lab("x")
+        let lab = Lab("lx")
         defer { lab.down() }
         try lab.up(3)
         #expect(try lab.startNodes(["h1", "h2"]))
@@ -64,7 +64,7 @@ struct LabLinkLocalTests {
     @Test("a real finch on the LAN is in the table of a Hearsay node on another host",
           .enabled(if: Finch.available, "finch is not installed (make test installs it)"))
     func finchIsSeen() throws {
-        let lab = Lab("f")
+        let lab = Lab("lf")
         defer { lab.down() }
         try lab.up(2)
         let finch = try Finch(lab: lab, host: "h2", user: "carol", first: "Carol", last: "Jones")
@@ -81,7 +81,7 @@ struct LabLinkLocalTests {
     @Test("a real finch and a Hearsay user chat both ways; <, & and non-ASCII survive; finch keeps running",
           .enabled(if: Finch.available, "finch is not installed (make test installs it)"))
     func finchChatsBothWays() throws {
-        let lab = Lab("c")
+        let lab = Lab("lc")
         defer { lab.down() }
         try lab.up(2)
         let finch = try Finch(lab: lab, host: "h2", user: "carol", first: "Carol", last: "Jones")
