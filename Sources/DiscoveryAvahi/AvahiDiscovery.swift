@@ -42,8 +42,9 @@ public final class AvahiDiscovery: @unchecked Sendable {
     var group: OpaquePointer?
     var browser: OpaquePointer?
     var resolvers: [ServiceKey: OpaquePointer] = [:]
-    var advert: ServiceAdvert?
-    var publishedName: String?
+    /// What to publish, in one entry group, and the name each is published under (after renames).
+    var adverts: [ServiceAdvert] = []
+    var publishedNames: [String: String] = [:]
     var stopped = false
 
     /// Whether an avahi-daemon answers on the system D-Bus right now: its host name and version,
@@ -82,11 +83,17 @@ public final class AvahiDiscovery: @unchecked Sendable {
     }
 
     /// Publishes `advert` (replacing what was published), now if the daemon runs, else when it does.
-    public func publish(_ advert: ServiceAdvert) {
+    public func publish(_ advert: ServiceAdvert) { publish([advert]) }
+
+    /// Publishes these services together (replacing what was published): the node's own
+    /// presence and the stand-ins it carries for remote users (ADR 0010). Names kept from the
+    /// last publication keep their renames.
+    public func publish(_ adverts: [ServiceAdvert]) {
         locked {
-            guard self.advert != advert else { return }
-            self.advert = advert
-            self.publishedName = nil
+            guard self.adverts != adverts else { return }
+            self.adverts = adverts
+            let wanted = Set(adverts.map(\.name))
+            publishedNames = publishedNames.filter { wanted.contains($0.key) }
             register()
         }
     }
@@ -146,7 +153,6 @@ public final class AvahiDiscovery: @unchecked Sendable {
         case AVAHI_CLIENT_S_COLLISION, AVAHI_CLIENT_S_REGISTERING:
             // The daemon is (re)registering its host name: our records go back once it runs.
             if let g = group { _ = lib.api.avahi_entry_group_reset(g) }
-            publishedName = nil
         case AVAHI_CLIENT_CONNECTING:
             dropServerObjects()
             onEvent(.waiting(reason: "avahi-daemon is not running (or not reachable over D-Bus)"))
@@ -175,17 +181,16 @@ public final class AvahiDiscovery: @unchecked Sendable {
         browser = nil
         if let g = group { _ = lib.api.avahi_entry_group_free(g) }
         group = nil
-        publishedName = nil
     }
 
     // MARK: Publishing
 
-    /// Adds the advert to a fresh or reset entry group and commits it; picks Avahi's alternative
-    /// names while the name is taken on this host.
+    /// Adds the adverts to a fresh or reset entry group and commits it; picks Avahi's alternative
+    /// names while a name is taken on this host. An empty list withdraws everything.
     func register() {
-        guard !stopped, let c = client, lib.api.avahi_client_get_state(c) == AVAHI_CLIENT_S_RUNNING,
-            let advert else { return }
+        guard !stopped, let c = client, lib.api.avahi_client_get_state(c) == AVAHI_CLIENT_S_RUNNING else { return }
         if group == nil {
+            guard !adverts.isEmpty else { return }
             group = lib.api.avahi_entry_group_new(c, { g, state, ctx in
                 AvahiDiscovery.from(ctx).groupChanged(g, state)
             }, context)
@@ -195,23 +200,32 @@ public final class AvahiDiscovery: @unchecked Sendable {
             return
         }
         _ = lib.api.avahi_entry_group_reset(g)
-        var name = publishedName ?? advert.name
+        guard !adverts.isEmpty else { return }
         for _ in 0..<32 {
-            let result = add(advert, name: name, to: g)
-            if result == AVAHI_ERR_COLLISION {
+            var collided: ServiceAdvert?
+            for advert in adverts {
+                let name = publishedNames[advert.name] ?? advert.name
+                let result = add(advert, name: name, to: g)
+                if result == AVAHI_ERR_COLLISION {
+                    collided = advert
+                    break
+                }
+                guard result == 0 else {
+                    onEvent(.failure("avahi: cannot add the service \"\(name)\": \(lib.strerror(result))"))
+                    return
+                }
+            }
+            if let advert = collided {
+                let name = publishedNames[advert.name] ?? advert.name
                 let renamed = alternative(name)
                 onEvent(.collision(name: name, renamed: renamed))
-                name = renamed
+                publishedNames[advert.name] = renamed
                 _ = lib.api.avahi_entry_group_reset(g)
                 continue
             }
-            guard result == 0 else {
-                onEvent(.failure("avahi: cannot add the service \"\(name)\": \(lib.strerror(result))"))
-                return
-            }
-            publishedName = name
+            for advert in adverts where publishedNames[advert.name] == nil { publishedNames[advert.name] = advert.name }
             let committed = lib.api.avahi_entry_group_commit(g)
-            if committed != 0 { onEvent(.failure("avahi: cannot publish \"\(name)\": \(lib.strerror(committed))")) }
+            if committed != 0 { onEvent(.failure("avahi: cannot publish: \(lib.strerror(committed))")) }
             return
         }
         onEvent(.failure("avahi: no free instance name after 32 tries"))
@@ -243,13 +257,16 @@ public final class AvahiDiscovery: @unchecked Sendable {
         guard !stopped, let g, g == group || group == nil else { return }
         switch state {
         case AVAHI_ENTRY_GROUP_ESTABLISHED:
-            onEvent(.published(name: publishedName ?? "?"))
+            for advert in adverts { onEvent(.published(name: publishedNames[advert.name] ?? advert.name)) }
         case AVAHI_ENTRY_GROUP_COLLISION:
-            // Another host publishes our name: take the next alternative and register again.
-            let old = publishedName ?? advert?.name ?? "?"
-            let renamed = alternative(old)
-            onEvent(.collision(name: old, renamed: renamed))
-            publishedName = renamed
+            // Another host publishes one of our names (Avahi does not say which): every name
+            // takes its next alternative, and the group is registered again.
+            for advert in adverts {
+                let old = publishedNames[advert.name] ?? advert.name
+                let renamed = alternative(old)
+                onEvent(.collision(name: old, renamed: renamed))
+                publishedNames[advert.name] = renamed
+            }
             group = g
             register()
         case AVAHI_ENTRY_GROUP_FAILURE:
