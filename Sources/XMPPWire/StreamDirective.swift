@@ -28,6 +28,9 @@ public enum StreamCloseReason: Hashable, Sendable {
     /// The peer's header named someone we did not expect (`nil`: it named nobody, and the
     /// address is shared by several candidates).
     case unknownPeer(String?)
+    /// (Receiver) the peer's header `to` named none of our local names (`nil`: it named nobody,
+    /// and we have several).
+    case unknownLocal(String?)
     /// The peer's header did not come within `StreamConfiguration.headerTimeoutMillis`.
     case headerTimeout
     /// The peer's XML was refused by the parser.

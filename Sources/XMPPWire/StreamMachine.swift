@@ -6,6 +6,9 @@
 /// - The **initiator** (we dialed) writes its header at `start`; the **receiver** answers the
 ///   peer's header with its own. Our header's `from` is exactly our published instance name and
 ///   its `to` the peer's (finch closes a stream whose `from` it cannot match to a buddy).
+/// - Several local names (a node standing in for other users on one port): the receiver answers
+///   as the one its peer's header `to` names, and refuses the stream (TCP closed) if it names
+///   none; the initiator speaks as the name it is given (`local`).
 /// - A header without `version` is accepted and none is sent; `<stream:features>` is neither
 ///   sent nor expected (finch never sends it) and ignored if it comes.
 /// - Messages sent before both headers are exchanged wait in a bounded queue (finch does the
@@ -39,8 +42,15 @@ public final class StreamMachine {
         case closed(StreamCloseReason)
     }
 
-    /// Our instance name ("ann@host"), as published.
-    public let localName: String
+    /// The instance names we answer to ("ann@host", and names we stand in for), as published;
+    /// the first is the initiator's. A receiver picks the one its peer's header `to` names.
+    public let localNames: [String]
+    /// Our instance name on this stream: the initiator's (the first of `localNames`); for a
+    /// receiver, the one the peer's header `to` named (with a single name and no `to`, that
+    /// name), `nil` until the header came.
+    public private(set) var local: String?
+    /// Our instance name on this stream (`local`), or the first of `localNames` before it is known.
+    public var localName: String { local ?? localNames[0] }
     public let role: Role
     public let configuration: StreamConfiguration
     public private(set) var state: State = .awaitingHeader
@@ -53,16 +63,30 @@ public final class StreamMachine {
     private let startedAt: Int64
     private var lastActivity: Int64
 
-    public init(
+    /// One stream with one local name.
+    public convenience init(
         localName: String, role: Role, configuration: StreamConfiguration = StreamConfiguration(), nowMillis: Int64
     ) {
-        self.localName = localName
+        self.init(localNames: [localName], role: role, configuration: configuration, nowMillis: nowMillis)
+    }
+
+    /// - Parameter localNames: not empty. An initiator speaks as the first; a receiver as the one
+    ///   its peer's header `to` names (ASCII case-insensitively), and refuses the stream (TCP
+    ///   closed, `.unknownLocal`) if `to` names none, or if there is no `to` and several names.
+    public init(
+        localNames: [String], role: Role, configuration: StreamConfiguration = StreamConfiguration(), nowMillis: Int64
+    ) {
+        precondition(!localNames.isEmpty, "a stream needs a local name")
+        self.localNames = localNames
         self.role = role
         self.configuration = configuration
         parser = XMLStreamParser(limits: configuration.limits)
         startedAt = nowMillis
         lastActivity = nowMillis
-        if case .initiator(let name) = role { peer = name }
+        if case .initiator(let name) = role {
+            peer = name
+            local = localNames[0]
+        }
     }
 
     public var isOpen: Bool { state == .open }
@@ -70,7 +94,7 @@ public final class StreamMachine {
     /// The first directives: the initiator's header; nothing for the receiver, which waits.
     public func start() -> [StreamDirective] {
         guard case .initiator(let name) = role, state == .awaitingHeader else { return [] }
-        return [.write(StreamHeader.bytes(from: localName, to: name))]
+        return [.write(StreamHeader.bytes(from: local ?? localNames[0], to: name))]
     }
 
     /// Bytes from the peer, in any chunking.
@@ -177,7 +201,7 @@ public final class StreamMachine {
 
     private func addressed(_ message: MessageStanza) -> MessageStanza {
         var m = message
-        if m.from == nil { m.from = localName }
+        if m.from == nil { m.from = local ?? localNames[0] }
         if m.to == nil { m.to = peer }
         return m
     }
@@ -204,7 +228,18 @@ public final class StreamMachine {
             } else {
                 peer = from
             }
-            out.append(.write(StreamHeader.bytes(from: localName, to: peer)))
+            let to = header[attribute: "to"]
+            if let to {
+                guard let match = localNames.first(where: { Self.sameName($0, to) }) else {
+                    return close(.unknownLocal(to))
+                }
+                local = match
+            } else if localNames.count == 1 {
+                local = localNames[0]
+            } else {
+                return close(.unknownLocal(nil))
+            }
+            out.append(.write(StreamHeader.bytes(from: local ?? localNames[0], to: peer)))
         }
         state = .open
         out.append(.opened(peer: peer))
@@ -221,7 +256,7 @@ public final class StreamMachine {
         case (XMPPNamespace.streams, _):
             return []  // <stream:features>: nothing to negotiate
         case (XMPPNamespace.client, "iq"):
-            return Self.iqError(for: element, from: localName).map { [.write($0.bytes())] } ?? []
+            return Self.iqError(for: element, from: local ?? localNames[0]).map { [.write($0.bytes())] } ?? []
         default:
             return MessageStanza(element).map { [.deliver($0)] } ?? []
         }

@@ -12,10 +12,14 @@ final class Buddy: XMPPSessionDelegate, @unchecked Sendable {
         /// Who is at which address (what DNS-SD would have resolved).
         var known: [HostAddress: [String]] = [:]
         var asked: [HostAddress] = []
-        var received: [(text: String, id: String?, from: String)] = []
+        var received: [(text: String, id: String?, from: String, to: String)] = []
         var sent: [String] = []
         var notSent: [String] = []
+        /// `[id, remote, local]` of each `sent` and `notSent`.
+        var sentAs: [[String]] = []
+        var notSentAs: [[String]] = []
         var events: [XMPPEvent] = []
+        var eventLocals: [String?] = []
     }
 
     let name: String
@@ -40,13 +44,37 @@ final class Buddy: XMPPSessionDelegate, @unchecked Sendable {
             return s.known[address] ?? []
         }
     }
-    func received(text: String, id: String?, from instance: String) { state.withLock { $0.received.append((text, id, instance)) } }
-    func sent(id: String, to instance: String) { state.withLock { $0.sent.append(id) } }
-    func notSent(id: String, to instance: String, reason: String) { state.withLock { $0.notSent.append(id) } }
-    func event(_ event: XMPPEvent) { state.withLock { $0.events.append(event) } }
+    // The forms with the local name are what the endpoint calls; the others are only required.
+    func received(text: String, id: String?, from instance: String) { Issue.record("old received called") }
+    func sent(id: String, to instance: String) { Issue.record("old sent called") }
+    func notSent(id: String, to instance: String, reason: String) { Issue.record("old notSent called") }
+    func event(_ event: XMPPEvent) { Issue.record("old event called") }
+    func received(text: String, id: String?, from instance: String, to local: String) {
+        state.withLock { $0.received.append((text, id, instance, local)) }
+    }
+    func sent(id: String, to instance: String, from local: String) {
+        state.withLock {
+            $0.sent.append(id)
+            $0.sentAs.append([id, instance, local])
+        }
+    }
+    func notSent(id: String, to instance: String, from local: String, reason: String) {
+        state.withLock {
+            $0.notSent.append(id)
+            $0.notSentAs.append([id, instance, local])
+        }
+    }
+    func event(_ event: XMPPEvent, local: String?) {
+        state.withLock {
+            $0.events.append(event)
+            $0.eventLocals.append(local)
+        }
+    }
 
     var texts: [String] { state.withLock { $0.received.map(\.text) } }
     var senders: [String] { state.withLock { $0.received.map(\.from) } }
+    /// `[text, from, to]` of each message received.
+    var receivedAs: [[String]] { state.withLock { $0.received.map { [$0.text, $0.from, $0.to] } } }
     var events: [XMPPEvent] { state.withLock { $0.events } }
 }
 
@@ -316,5 +344,146 @@ final class RawClient: ChannelInboundHandler, @unchecked Sendable {
         await ann.endpoint.close()
         ann.endpoint.send("late", id: "l", to: "carol@b", at: PeerAddress(host: v4Loopback, port: 9), from: nil)
         #expect(await eventually { ann.state.withLock { $0.notSent } == ["l"] })
+    }
+
+    // MARK: Several local names (ADR 0010: a node standing in for remote users on its LAN)
+
+    /// An endpoint answering as ann@a and dave@relay holds two streams with finch, one per local
+    /// name, and each message goes on its own.
+    @Test func twoLocalNamesTwoStreamsToOneInstance() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        #expect(try await ann.endpoint.addLocalName("dave@relay").get())
+        #expect(try await !ann.endpoint.addLocalName("Dave@Relay").get())  // DNS names: the same
+        #expect(await ann.endpoint.currentLocalNames() == ["ann@a", "dave@relay"])
+        ann.knows("finch@c", at: v4Loopback)
+        let asAnn = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        let asDave = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await asAnn.writeHeader(from: "finch@c", to: "ann@a")
+        try await asDave.writeHeader(from: "finch@c", to: "DAVE@relay")
+        #expect(await eventually { asAnn.text.hasSuffix("from='ann@a' to='finch@c'>") })
+        #expect(await eventually { asDave.text.hasSuffix("from='dave@relay' to='finch@c'>") })
+        #expect(await eventually { await ann.endpoint.openStreamPairs() == [["ann@a", "finch@c"], ["dave@relay", "finch@c"]] })
+        #expect(await ann.endpoint.openStreams() == ["finch@c"])  // the primary's
+        #expect(await ann.endpoint.isOpen("finch@c", as: "dave@relay"))
+        #expect(!ann.events.contains { if case .replaced = $0 { true } else { false } })
+
+        try await asDave.writeMessage(from: "finch@c", to: "dave@relay", body: "for dave")
+        try await asAnn.writeMessage(from: "finch@c", to: "ann@a", body: "for ann")
+        #expect(await eventually { ann.texts.count == 2 })
+        #expect(Set(ann.receivedAs) == [["for dave", "finch@c", "dave@relay"], ["for ann", "finch@c", "ann@a"]])
+
+        let nowhere = PeerAddress(host: v4Loopback, port: 9)  // never dialed: the streams are open
+        ann.endpoint.send("dave speaking", id: "d1", to: "finch@c", at: nowhere, from: nil, as: "dave@relay")
+        ann.endpoint.send("ann speaking", id: "a1", to: "finch@c", at: nowhere)
+        #expect(await eventually { asDave.text.contains("dave speaking") && asAnn.text.contains("ann speaking") })
+        #expect(!asDave.text.contains("ann speaking") && !asAnn.text.contains("dave speaking"))
+        #expect(asDave.text.contains("from='dave@relay'"))
+        #expect(await eventually { Set(ann.state.withLock { $0.sentAs }) == [["d1", "finch@c", "dave@relay"], ["a1", "finch@c", "ann@a"]] })
+        #expect(ann.state.withLock { $0.notSent }.isEmpty)
+        await asAnn.close()
+        await asDave.close()
+        await ann.endpoint.close()
+    }
+
+    /// Dialing as each local name: two connections to carol, each header from its own name.
+    @Test func dialsAsEachLocalName() async throws {
+        let ann = Buddy("ann@a"), carol = Buddy("carol@b")
+        try await ann.start()
+        try await carol.start()
+        try await ann.endpoint.addLocalName("dave@relay").get()
+        carol.knows("ann@a", at: v4Loopback)
+        carol.knows("dave@relay", at: v4Loopback)
+        let carolAt = PeerAddress(host: v4Loopback, port: UInt16(carol.port))
+        ann.endpoint.send("from ann", id: "a", to: "carol@b", at: carolAt, from: v4Loopback)
+        ann.endpoint.send("from dave", id: "d", to: "carol@b", at: carolAt, from: v4Loopback, as: "dave@relay")
+        #expect(await eventually { carol.texts.count == 2 })
+        #expect(Set(carol.receivedAs) == [["from ann", "ann@a", "carol@b"], ["from dave", "dave@relay", "carol@b"]])
+        #expect(await ann.endpoint.openStreamPairs() == [["ann@a", "carol@b"], ["dave@relay", "carol@b"]])
+        #expect(await carol.endpoint.openStreams() == ["ann@a", "dave@relay"])
+        #expect(await eventually { Set(ann.state.withLock { $0.sentAs }) == [["a", "carol@b", "ann@a"], ["d", "carol@b", "dave@relay"]] })
+        // Events carry the local name.
+        let opened = zip(ann.events, ann.state.withLock { $0.eventLocals }).compactMap { e, l -> String? in
+            if case .opened = e { l } else { nil }
+        }
+        #expect(Set(opened) == ["ann@a", "dave@relay"])
+        // Carol answers dave: on dave's stream.
+        carol.endpoint.send("to dave", id: "c", to: "dave@relay", at: PeerAddress(host: v4Loopback, port: UInt16(ann.port)))
+        #expect(await eventually { ann.receivedAs == [["to dave", "carol@b", "dave@relay"]] })
+        await ann.endpoint.close()
+        await carol.endpoint.close()
+    }
+
+    @Test func headerToAnUnknownLocalNameIsRefusedWithoutStreamEnd() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        ann.knows("finch@c", at: v4Loopback)
+        let client = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await client.writeHeader(from: "finch@c", to: "dave@relay")
+        #expect(await eventually { client.isClosed })
+        #expect(client.text.isEmpty)
+        #expect(ann.events.contains(.closed(instance: "finch@c", reason: .unknownLocal("dave@relay"))))
+        #expect(await ann.endpoint.openStreamPairs().isEmpty)
+        // And sending as a name we do not have comes back at once.
+        ann.endpoint.send("x", id: "x", to: "finch@c", at: PeerAddress(host: v4Loopback, port: 9), as: "dave@relay")
+        #expect(await eventually { ann.state.withLock { $0.notSentAs } == [["x", "finch@c", "dave@relay"]] })
+        await ann.endpoint.close()
+    }
+
+    @Test func removingALocalNameRefusesNewStreamsToIt() async throws {
+        let ann = Buddy("ann@a")
+        try await ann.start()
+        try await ann.endpoint.addLocalName("dave@relay").get()
+        ann.knows("finch@c", at: v4Loopback)
+        let asAnn = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        let asDave = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await asAnn.writeHeader(from: "finch@c", to: "ann@a")
+        try await asDave.writeHeader(from: "finch@c", to: "dave@relay")
+        #expect(await eventually { await ann.endpoint.openStreamPairs().count == 2 })
+
+        #expect(!(try await ann.endpoint.removeLocalName("ann@a").get()))  // the primary stays
+        #expect(try await ann.endpoint.removeLocalName("Dave@Relay").get())
+        #expect(await ann.endpoint.currentLocalNames() == ["ann@a"])
+        // Dave's stream (just opened: busy) is closed without a stream end; ann's stays.
+        #expect(await eventually { asDave.isClosed })
+        #expect(!asDave.text.contains("</stream:stream>"))
+        #expect(await ann.endpoint.openStreamPairs() == [["ann@a", "finch@c"]])
+        #expect(!asAnn.isClosed)
+
+        let again = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
+        try await again.writeHeader(from: "finch@c", to: "dave@relay")
+        #expect(await eventually { again.isClosed })
+        #expect(again.text.isEmpty)
+        ann.endpoint.send("gone", id: "g", to: "finch@c", at: PeerAddress(host: v4Loopback, port: 9), as: "dave@relay")
+        #expect(await eventually { ann.state.withLock { $0.notSent } == ["g"] })
+        await asAnn.close()
+        await ann.endpoint.close()
+    }
+
+    /// A delegate implementing only the callbacks without the local name (as the node's
+    /// `ChatService`) still gets everything.
+    @Test func aDelegateWithTheOldCallbacksStillGetsThem() async throws {
+        final class Old: XMPPSessionDelegate, @unchecked Sendable {
+            let got = Mutex<[String]>([])
+            func instances(at address: HostAddress) -> [String] { ["finch@c"] }
+            func received(text: String, id: String?, from instance: String) { got.withLock { $0.append("r:\(text)") } }
+            func sent(id: String, to instance: String) { got.withLock { $0.append("s:\(id)") } }
+            func notSent(id: String, to instance: String, reason: String) { got.withLock { $0.append("n:\(id)") } }
+            func event(_ event: XMPPEvent) {
+                if case .opened = event { got.withLock { $0.append("opened") } }
+            }
+        }
+        let old = Old()
+        let endpoint = XMPPEndpoint(localName: "ann@a", loop: MultiThreadedEventLoopGroup.singleton.next(), delegate: old)
+        let port = try await endpoint.listen(port: 0)
+        let finch = try await RawClient.connect(to: "127.0.0.1", port: port)
+        try await finch.writeHeader(from: "finch@c", to: "ann@a")
+        #expect(await eventually { finch.text.contains("from='ann@a'") })
+        try await finch.writeMessage(from: "finch@c", to: "ann@a", body: "hello")
+        endpoint.send("back", id: "b", to: "finch@c", at: PeerAddress(host: v4Loopback, port: 9))
+        endpoint.send("nope", id: "n", to: "finch@c", at: PeerAddress(host: v4Loopback, port: 9), as: "zed@z")
+        #expect(await eventually { Set(old.got.withLock { $0 }) == ["opened", "r:hello", "s:b", "n:n"] })
+        await finch.close()
+        await endpoint.close()
     }
 }

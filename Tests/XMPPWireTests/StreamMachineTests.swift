@@ -127,6 +127,60 @@ func wroteStreamEnd(_ seen: [StreamDirective], _ bytes: [UInt8]) -> Bool {
         let m = StreamMachine(localName: "ann@host", role: .receiver(candidates: ["bob@pc"]), nowMillis: 0)
         let out = m.received(Array((bareOpen + ">").utf8), nowMillis: 1)
         #expect(out.last == .opened(peer: "bob@pc"))
+        #expect(m.local == "ann@host")
+    }
+
+    /// A node standing in for dave@relay on ann's port: finch's header names dave, and the
+    /// stream is dave's (case-insensitively, as DNS names).
+    @Test func receiverWithSeveralNamesAnswersAsTheOneNamedByTo() {
+        let m = StreamMachine(
+            localNames: ["ann@a", "dave@relay"], role: .receiver(candidates: ["finch@c"]), nowMillis: 0)
+        #expect(m.local == nil)
+        let header = "<?xml version=\"1.0\" encoding=\"UTF-8\" ?>\n<stream:stream xmlns=\"jabber:client\" "
+            + "xmlns:stream=\"http://etherx.jabber.org/streams\" from=\"finch@c\" to=\"Dave@Relay\">"
+        let out = m.received(Array(header.utf8), nowMillis: 1)
+        #expect(out == [.write(StreamHeader.bytes(from: "dave@relay", to: "finch@c")), .opened(peer: "finch@c")])
+        #expect(String(decoding: StreamHeader.bytes(from: "dave@relay", to: "finch@c"), as: UTF8.self)
+            .hasSuffix("from='dave@relay' to='finch@c'>"))
+        #expect(m.local == "dave@relay" && m.localName == "dave@relay")
+        // Our messages and iq answers on this stream are dave's.
+        let sent = m.send(MessageStanza(body: "hi"), nowMillis: 2)
+        #expect(sent == [.write(MessageStanza(from: "dave@relay", to: "finch@c", type: "chat", body: "hi").bytes)])
+        let iq = m.received(Array("<iq type='get' id='q'><query xmlns='jabber:iq:version'/></iq>".utf8), nowMillis: 3)
+        guard case .write(let bytes) = iq.first else { Issue.record("\(iq)"); return }
+        #expect(String(decoding: bytes, as: UTF8.self).contains("from='dave@relay'"))
+    }
+
+    @Test func headerToAnUnknownLocalNameIsRefusedWithoutStreamEnd() {
+        let m = StreamMachine(
+            localNames: ["ann@a", "dave@relay"], role: .receiver(candidates: ["finch@c"]), nowMillis: 0)
+        _ = m.send(MessageStanza(id: "q", body: "waiting"), nowMillis: 0)
+        let out = m.received(StreamHeader.bytes(from: "finch@c", to: "eve@relay"), nowMillis: 1)
+        #expect(out == [.closeTransport(.unknownLocal("eve@relay")), .notSent(MessageStanza(id: "q", body: "waiting"))])
+        #expect(m.state == .closed(.unknownLocal("eve@relay")))
+        #expect(m.local == nil)
+        // A single name is checked too.
+        let one = StreamMachine(localName: "ann@a", role: .receiver(candidates: nil), nowMillis: 0)
+        #expect(one.received(StreamHeader.bytes(from: "x@y", to: "bob@b"), nowMillis: 1)
+            == [.closeTransport(.unknownLocal("bob@b"))])
+    }
+
+    @Test func headerWithoutToNeedsASingleLocalName() {
+        let two = StreamMachine(localNames: ["ann@a", "dave@relay"], role: .receiver(candidates: nil), nowMillis: 0)
+        #expect(two.received(Array((bareOpen + " from='finch@c'>").utf8), nowMillis: 1)
+            == [.closeTransport(.unknownLocal(nil))])
+        let one = StreamMachine(localNames: ["ann@a"], role: .receiver(candidates: nil), nowMillis: 0)
+        #expect(one.received(Array((bareOpen + " from='finch@c'>").utf8), nowMillis: 1)
+            == [.write(StreamHeader.bytes(from: "ann@a", to: "finch@c")), .opened(peer: "finch@c")])
+        #expect(one.local == "ann@a")
+    }
+
+    @Test func initiatorSpeaksAsItsFirstLocalName() {
+        let m = StreamMachine(localNames: ["dave@relay", "ann@a"], role: .initiator(peer: "finch@c"), nowMillis: 0)
+        #expect(m.local == "dave@relay")
+        #expect(m.start() == [.write(StreamHeader.bytes(from: "dave@relay", to: "finch@c"))])
+        // The answer's `to` is not checked by the initiator.
+        #expect(m.received(StreamHeader.bytes(from: "finch@c", to: "someone@else"), nowMillis: 1) == [.opened(peer: "finch@c")])
     }
 
     @Test func unknownPeerIsRefusedWithoutStreamEnd() {
