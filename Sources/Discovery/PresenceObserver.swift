@@ -39,7 +39,8 @@ public struct PresenceObserver: Sendable {
         do { p = try LinkLocalPresence(instance: s.key.name, port: s.port, txt: s.txt) } catch {
             return ignore(error.reason, s.key)
         }
-        guard p.node != Self.hearsayNode else { return ignore("hearsay_user", s.key) }
+        // Hearsay's own users, and the stand-ins a node publishes for remote ones (`hearsay-relay`).
+        guard !p.node.hasPrefix(Self.hearsayNode) else { return ignore("hearsay_user", s.key) }
         guard !s.address.isLinkLocal else { return ignore("link_local", s.key) }
         records[s.key] = (p, s.address)
         return settle(p.instance)

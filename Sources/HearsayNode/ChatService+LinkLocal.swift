@@ -26,6 +26,7 @@ extension ChatService: XMPPSessionDelegate {
 
     /// Whether messages for `peer` are on a connection (or one is being opened) now.
     func hasConnection(_ peer: NodeID) -> Bool {
+        if let via = relayVia[peer] { return endpoint.hasConnectionOnLoop(via.node) }
         if let name = foreignNames[peer], let xmpp { return xmpp.hasStreamOnLoop(name) }
         return endpoint.hasConnectionOnLoop(peer)
     }
@@ -53,6 +54,23 @@ extension ChatService: XMPPSessionDelegate {
         }.compactMap(\.entry.foreignName)))
     }
 
+    public func received(text: String, id: String?, from instance: String, to local: String) {
+        guard local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame else {
+            return relayReply(text: text, from: instance, to: local)
+        }
+        received(text: text, id: id, from: instance)
+    }
+
+    public func sent(id: String, to instance: String, from local: String) {
+        guard local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame else { return relayWritten(id, ok: true) }
+        sent(id: id, to: instance)
+    }
+
+    public func notSent(id: String, to instance: String, from local: String, reason: String) {
+        guard local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame else { return relayWritten(id, ok: false) }
+        notSent(id: id, to: instance, reason: reason)
+    }
+
     public func received(text: String, id: String?, from instance: String) {
         let peer = linkLocalPeer(instance)
         let m = ChatMessage(id: MessageID.timeOrdered(millis: Self.nowMillis(), using: &rng), sender: peer,
@@ -74,8 +92,14 @@ extension ChatService: XMPPSessionDelegate {
     public func notSent(id: String, to instance: String, reason: String) {
         guard let mid = MessageID(id), var item = pending[mid] else { return }
         item.inFlight = false
-        item.nextAttemptMillis = Self.nowMillis() + options.retry.delay(afterAttempts: max(0, item.attempts - 1))
+        // Direct first, relay second (ADR 0010): another node observes this user; try through it now.
+        let relay = relayAfterDirectFailure(to: instance)
+        item.nextAttemptMillis = relay ? 0 : Self.nowMillis() + options.retry.delay(afterAttempts: max(0, item.attempts - 1))
         pending[mid] = item
+        if relay {
+            loop.execute { self.send(to: self.linkLocalPeer(instance), force: false) }
+            return
+        }
         count("link-local-not-sent")
         log.notice("link-local message not sent: \(reason); it stays in the outbox", metadata: ["to": "\(instance)"])
     }

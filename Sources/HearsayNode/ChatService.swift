@@ -66,6 +66,14 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     var xmpp: XMPPEndpoint?
     /// This node's own addresses (the entry's), to dial link-local users from.
     var ownAddresses: [HostAddress] = []
+    /// Conversations with link-local users relayed through their observer, until when (ADR 0010).
+    var relayVia: [NodeID: (node: NodeID, until: Int64)] = [:]
+    /// Remote users this node stands in for on its LAN: stand-in name → their node, last use.
+    var standIns: [String: (node: NodeID, lastMillis: Int64)] = [:]
+    /// Relayed batches waiting for their messages to be written: ids left, and the ack to give.
+    var relayAcks: [(ids: Set<String>, done: @Sendable (Bool) -> Void)] = []
+    /// Publishes the stand-ins' records (set by the node, with its discovery).
+    var onStandIns: (@Sendable ([LinkLocalPresenceRecord]) -> Void)?
     var remembered: [NodeID: KnownPeer] = [:]
     var friendIDs: Set<NodeID> = []
     var pending: [MessageID: Pending] = [:]
@@ -321,7 +329,11 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         kept.append(contentsOf: ids)
         order[peer] = kept
         if route.protocolEntry.realm == RealmProtocol.linkLocalXMPP.realm, let name = p.entry.foreignName {
-            sendLinkLocal(batch, to: name, at: route.address)
+            if let via = relayRoute(peer, p.entry) {
+                endpoint.send(batch.map { .relay(realm: p.entry.realm, user: name, message: $0) }, to: via.node, at: via.address)
+            } else {
+                sendLinkLocal(batch, to: name, at: route.address)
+            }
         } else {
             endpoint.send(batch, to: peer, at: route.address)
         }

@@ -282,6 +282,8 @@ public final class Node: @unchecked Sendable {
                     Task {
                         let name = "\(handle)@\(host)"
                         guard let port = try? await chat.startLinkLocal(localName: name) else { return }
+                        let discovery = d
+                        chat.onStandIns = { records in discovery?.shell.loop.execute { discovery?.setStandIns(records) } }
                         d?.shell.loop.execute {
                             d?.publishPresence(LinkLocalPresence(
                                 instance: name, port: UInt16(port), first: handle, status: status?.status ?? .available,

@@ -203,9 +203,30 @@ public final class NodeDiscovery: @unchecked Sendable {
     /// Hearsay nodes do not import it as a foreign user: it is in their table already).
     func publishPresence(_ p: LinkLocalPresence) {
         ownPresence = p
-        let interfaces = (try? Self.localInterfaces()) ?? []
-        presenceAvahi?.publish(ServiceAdvert(name: p.instance, type: LinkLocalPresence.type, port: p.port, txt: p.txt,
-                                             interfaces: Self.publishInterfaces(interfaces, filter)))
+        publishAllPresences()
+    }
+
+    /// Remote Hearsay users this node stands in for on its LAN (ADR 0010): published beside its
+    /// own user, same address and port, `node=hearsay-relay`.
+    var standIns: [LinkLocalPresence] = []
+
+    #if Chat
+    func setStandIns(_ records: [LinkLocalPresenceRecord]) {
+        guard let own = ownPresence else { return }
+        standIns = records.map {
+            LinkLocalPresence(instance: $0.instance, port: own.port, first: $0.first, status: $0.status,
+                              node: PresenceObserver.hearsayNode + "-relay", ver: "1")
+        }
+        publishAllPresences()
+    }
+    #endif
+
+    func publishAllPresences() {
+        guard let own = ownPresence else { return }
+        let interfaces = Self.publishInterfaces((try? Self.localInterfaces()) ?? [], filter)
+        presenceAvahi?.publish(([own] + standIns).map {
+            ServiceAdvert(name: $0.instance, type: LinkLocalPresence.type, port: $0.port, txt: $0.txt, interfaces: interfaces)
+        })
     }
 
     /// The node's own entry changed: keep the published status and text in step.
@@ -213,7 +234,7 @@ public final class NodeDiscovery: @unchecked Sendable {
         guard var p = ownPresence, e.status != .offline, p.status != e.status || p.message != e.statusText else { return }
         p.status = e.status
         p.message = e.statusText
-        publishPresence(p)
+        publishPresence(p)  // with the stand-ins
     }
 
     /// Observed users whose record changed since their entry was last published.

@@ -144,4 +144,40 @@ struct LabLinkLocalTests {
         } while Date() < deadline
         return false
     }
+
+    @Test("across sites: a Hearsay user who cannot reach finch directly chats with it through the observing node",
+          .enabled(if: Finch.available, "finch is not installed (make test installs it)"))
+    func relayAcrossSites() throws {
+        let lab = Lab("lr")
+        defer { lab.down() }
+        try lab.lab(["sites", "2", "1", "0ms", "0%"])
+        try lab.startNode("a1", on: "a1", extra: ["--handle", "ann"])
+        let finch = try Finch(lab: lab, host: "a2", user: "carol", first: "Carol", last: "Jones")
+        defer { finch.stop() }
+        try lab.startNode("b1", on: "b1", extra: ["--handle", "dave", "--join", "\(try lab.ip("a1")):7946"])
+        #expect(lab.eventually(15, ["b1"]) { rows in Self.carol(rows).contains { $0.state == "alive" } }, "\(lab.table("b1") ?? [])")
+        func history() -> [MessageRow] {
+            (try? ControlClient(path: lab.data("b1") + "/control.sock").request(
+                ControlRequest(op: "history", peer: "Carol Jones")))?.messages ?? []
+        }
+        // dave's node tries finch directly (finch refuses an address it has not resolved), then
+        // relays through ann's node, which stands in for dave on site A.
+        let text = "hello from site B <&> ü"
+        #expect(try runToEnd([try hearsayExecutable(), "send", "--data", lab.data("b1"), "Carol Jones", text]).status == 0)
+        #expect(Self.until(20) { history().first?.state == "delivered" }, "\(history()) \(lab.log("b1").suffix(2_000))")
+        #expect(Self.until(5) { Self.finchLogs(finch).contains { $0.contains("hello from site B &lt;&amp;&gt; ü") } },
+                "\(Self.finchLogs(finch)) \(lab.log("a1").suffix(2_000))")
+        #expect(lab.log("b1").contains("relaying through its observer"))
+        #expect(lab.log("a1").contains("standing in on this LAN"))
+        #expect(finch.screen().contains("dave"), "finch's screen: \(finch.screen())")
+
+        // finch answers in that conversation: the reply reaches dave's node through ann's.
+        finch.keys("Escape")
+        finch.keys("M-n")
+        usleep(300_000)
+        finch.keys("hi dave, from site A", "Enter")
+        #expect(Self.until(10) { history().contains { $0.direction == "in" && $0.text == "hi dave, from site A" } },
+                "\(history()) finch: \(finch.screen())")
+        #expect(finch.running)
+    }
 }
