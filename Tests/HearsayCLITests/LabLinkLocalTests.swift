@@ -89,6 +89,14 @@ struct LabLinkLocalTests {
         try lab.startNode("h1", on: "h1", extra: ["--handle", "ann"])
         // finch lists the Hearsay user (its _presence._tcp record) in its buddy list.
         #expect(finch.eventually(10) { $0.contains("ann") }, "finch's screen: \(finch.screen())")
+        // The record follows the user's status.
+        #expect(try runToEnd([try hearsayExecutable(), "status", "--data", lab.data("h1"), "away", "at", "lunch"]).status == 0)
+        #expect(Self.until(5) {
+            ((try? lab.browse("h2", "_presence._tcp")) ?? []).contains { r in
+                r.count > 9 && unescapeBrowseName(r[3]).hasPrefix("ann@") && r[9].contains("\"status=away\"")
+                    && r[9].contains("\"msg=at lunch\"") && r[9].contains("\"node=hearsay\"")
+            }
+        }, "\((try? lab.browse("h2", "_presence._tcp")) ?? [])")
         #expect(lab.eventually(10, ["h1"]) { rows in Self.carol(rows).contains { $0.state == "alive" } })
 
         // Hearsay → finch: delivered (written to finch's stream), shown on finch's screen and in its log.
