@@ -33,8 +33,10 @@ final class Cluster: @unchecked Sendable {
         Self.clusters += 1
         let k = Self.clusters
         Self.lock.unlock()
-        // Even ports, two apart: a node also listens for chat on its gossip port + 1.
-        port = 20_000 + Int(getpid() % 1_000) * 40 + 2 * k
+        // Even ports, two apart: a node also listens for chat on its gossip port + 1. All below
+        // 32768, where Linux starts handing out ephemeral ports (other tests' listeners on port 0
+        // and outgoing connections took a cluster's port when the range reached 60000).
+        port = 20_000 + Int(getpid() % 300) * 40 + 2 * k
     }
 
     func address(_ i: Int) -> String { "127.0.0.\(i + 1):\(port)" }
@@ -239,7 +241,7 @@ func hearsayExecutable() throws -> String {
     func logsAndMetrics() throws {
         let c = Cluster()
         defer { c.stopAll() }
-        let metricsPort = UInt16(c.port + 5_000)
+        let metricsPort = UInt16(c.port - 5_000)  // below the ephemeral range too
         try c.startPair(extra: ["--metrics", "127.0.0.1:\(metricsPort)"])
         usleep(1_500_000)  // metrics are sampled once a second
 
