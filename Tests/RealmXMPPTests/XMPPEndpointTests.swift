@@ -138,7 +138,11 @@ final class RawClient: ChannelInboundHandler, @unchecked Sendable {
     func close() async { try? await channel.close() }
 }
 
-@Suite struct XMPPEndpointTests {
+/// Serialized: `aMessageToNobodyComesBackNotSent` frees a port and expects nobody on it, and
+/// every other test listens on a port the system picks; run side by side, they can meet. Twice
+/// under a heavily loaded full run, a test's client saw its fresh connection closed at once
+/// ("I/O on closed channel" on its first write); not reproduced alone or serialized.
+@Suite(.serialized) struct XMPPEndpointTests {
     @Test func messagesBothWaysOverOneStream() async throws {
         let ann = Buddy("ann@a"), carol = Buddy("carol@b")
         try await ann.start()
