@@ -257,7 +257,7 @@ public final class ChatStore: Sendable {
     public func checkpoint(truncate: Bool = false) throws(StoreError) {
         guard let checkpointer else { return }
         do {
-            try checkpointer.writeWithoutTransaction { try $0.checkpoint(truncate ? .truncate : .passive) }
+            _ = try checkpointer.writeWithoutTransaction { try $0.checkpoint(truncate ? .truncate : .passive) }
         } catch {
             throw StoreError(description: "chat store checkpoint failed: \(error)")
         }
@@ -328,20 +328,22 @@ public final class ChatStore: Sendable {
         }
     }
 
-    /// Every conversation: message, unread and queued counts and the last message, most recent first.
-    public func conversations() throws(StoreError) -> [ConversationSummary] {
+    /// Every conversation (or only the one with `peer`): message, unread and queued counts and
+    /// the last message, most recent first. One query.
+    public func conversations(with peer: NodeID? = nil) throws(StoreError) -> [ConversationSummary] {
         try read { db in
             let rows = try Row.fetchAll(db, sql: """
-                SELECT peer, COUNT(*) AS n,
-                  SUM(CASE WHEN direction = 'in' AND state = 'received' THEN 1 ELSE 0 END) AS unread,
-                  SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued,
-                  MAX(seq) AS last FROM message GROUP BY peer ORDER BY last DESC
-                """)
-            return try rows.compactMap { row -> ConversationSummary? in
-                guard let peer = NodeID(row["peer"] as String) else { return nil }
-                let last = try Row.fetchOne(db, sql: "SELECT * FROM message WHERE seq = ?", arguments: [row["last"] as Int64])
-                    .map(Self.stored)
-                return ConversationSummary(peer: peer, messages: row["n"], unread: row["unread"], queued: row["queued"], last: last)
+                SELECT m.*, c.n, c.unread, c.queued FROM (
+                  SELECT peer, COUNT(*) AS n,
+                    SUM(CASE WHEN direction = 'in' AND state = 'received' THEN 1 ELSE 0 END) AS unread,
+                    SUM(CASE WHEN state = 'queued' THEN 1 ELSE 0 END) AS queued,
+                    MAX(seq) AS last FROM message \(peer == nil ? "" : "WHERE peer = ?") GROUP BY peer
+                ) AS c JOIN message AS m ON m.seq = c.last ORDER BY c.last DESC
+                """, arguments: peer.map { [$0.base32] } ?? [])
+            return try rows.map { row in
+                let last = try Self.stored(row)
+                return ConversationSummary(peer: last.peer, messages: row["n"], unread: row["unread"], queued: row["queued"],
+                                           last: last)
             }
         }
     }

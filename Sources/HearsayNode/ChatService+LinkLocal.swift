@@ -54,20 +54,23 @@ extension ChatService: XMPPSessionDelegate {
         }.compactMap(\.entry.foreignName)))
     }
 
+    /// Whether a stream's local name is this node's own user (else a stand-in, ADR 0010).
+    func isOwnName(_ local: String) -> Bool {
+        local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame
+    }
+
     public func received(text: String, id: String?, from instance: String, to local: String) {
-        guard local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame else {
-            return relayReply(text: text, from: instance, to: local)
-        }
+        guard isOwnName(local) else { return relayReply(text: text, from: instance, to: local) }
         received(text: text, id: id, from: instance)
     }
 
     public func sent(id: String, to instance: String, from local: String) {
-        guard local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame else { return relayWritten(id, ok: true) }
+        guard isOwnName(local) else { return relayWritten(id, ok: true) }
         sent(id: id, to: instance)
     }
 
     public func notSent(id: String, to instance: String, from local: String, reason: String) {
-        guard local.caseInsensitiveCompare(xmpp?.localName ?? local) == .orderedSame else { return relayWritten(id, ok: false) }
+        guard isOwnName(local) else { return relayWritten(id, ok: false) }
         notSent(id: id, to: instance, reason: reason)
     }
 

@@ -46,29 +46,30 @@ extension ChatService {
     // MARK: NativeSessionDelegate: relayed messages (on the loop)
 
     public func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
-        var forward = [(realm: String, user: String, message: ChatMessage)]()
+        var forward = [(user: String, entry: PresenceEntry, message: ChatMessage)]()
         var incoming = [(user: String, message: ChatMessage)]()
         for case .relay(let realm, let user, let m) in messages {
-            let observed = foreignRows.values.contains {
+            let observed = foreignRows.values.first {
                 $0.entry.owner == identity.id && $0.entry.foreignName == user && $0.entry.realm == realm && $0.state == .alive
             }
-            if observed { forward.append((realm, user, m)) } else { incoming.append((user, m)) }
+            if let observed { forward.append((user, observed.entry, m)) } else { incoming.append((user, m)) }
         }
+        let received = incoming, forwarding = !forward.isEmpty
         // From a user this node does not observe: stored under that user's conversation.
         if !incoming.isEmpty {
-            let ops = incoming.map { StoreOp.receive(ChatMessage(id: $0.message.id, sender: linkLocalPeer($0.user),
+            let ops = received.map { StoreOp.receive(ChatMessage(id: $0.message.id, sender: linkLocalPeer($0.user),
                                                                  sentAtMillis: $0.message.sentAtMillis, text: $0.message.text),
                                                      from: linkLocalPeer($0.user)) }
             writer.submit(ops) { results in
                 guard let results else { return done(false) }
                 self.loop.execute {
-                    for ((user, m), new) in zip(incoming, results) where new {
+                    for ((user, m), new) in zip(received, results) where new {
                         self.count("relay-received")
                         let peer = self.linkLocalPeer(user)
                         let stored = ChatMessage(id: m.id, sender: peer, sentAtMillis: m.sentAtMillis, text: m.text)
                         self.onEvent?(ChatEventLine(type: "message", message: self.row(stored, peer: peer, direction: .incoming, state: .received)))
                     }
-                    if forward.isEmpty { done(true) }
+                    if !forwarding { done(true) }
                 }
             }
         }
@@ -91,11 +92,13 @@ extension ChatService {
         relayAcks.append((ids, done))
         // A new stand-in waits for its record to reach the buddy's client (about 1 s for finch).
         let delay: TimeAmount = fresh ? .milliseconds(2_500) : .zero
+        let toWrite = forward
         loop.scheduleTask(in: delay) {
-            for f in forward {
-                guard let row = self.foreignRows.values.first(where: { $0.entry.foreignName == f.user && $0.entry.owner == self.identity.id }),
-                    let route = try? self.protocols.route(to: row.entry)
-                else { continue }
+            for f in toWrite {
+                guard let route = try? self.protocols.route(to: f.entry) else {
+                    self.relayWritten(f.message.id.description, ok: false)
+                    continue
+                }
                 let from = self.ownAddresses.first { $0.isIPv4 == route.address.host.isIPv4 }
                 xmpp.send(f.message.text, id: f.message.id.description, to: f.user, at: route.address, from: from, as: local)
             }

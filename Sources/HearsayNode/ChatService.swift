@@ -175,11 +175,8 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         }
         mirror(e.id, e.state.map { Peer(entry: entry, state: $0) })
         // Its foreign users' liveness follows it.
-        for name in Set(foreignRows.values.filter { $0.entry.owner == e.id }.compactMap { r in r.entry.foreignName.map { (r.entry.realm, $0) } }
-            .map { "\($0.0)\u{0}\($0.1)" }) {
-            let parts = name.split(separator: "\u{0}", maxSplits: 1).map(String.init)
-            settleForeign(name: parts[1], realm: parts[0])
-        }
+        let observed = Set(foreignRows.values.filter { $0.entry.owner == e.id }.compactMap(\.entry.foreignKey))
+        for user in observed { settleForeign(name: user.name, realm: user.realm) }
     }
 
     /// The id a conversation with a user of another realm is kept under: derived from this node,
@@ -516,7 +513,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     public func history(with query: String, limit: Int?) async throws -> (PeerRow, [MessageRow]) {
         let peer = try await loop.submit { try self.resolve(query) }.get()
         let messages = try store.history(with: peer, limit: limit)
-        let summary = try store.conversations().first { $0.peer == peer }
+        let summary = try store.conversations(with: peer).first
         return try await loop.submit { (self.personRow(peer, summary: summary), messages.map(self.row)) }.get()
     }
 
@@ -583,5 +580,14 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
 
     /// For the benchmark and tests: commits, operations and failures of the store's writer.
     public var writerCounts: (commits: Int, ops: Int, failures: Int) { writer.counts.withLock { $0 } }
+}
+/// A user of another realm, by realm and name (whoever observes it).
+struct ForeignUser: Hashable {
+    var realm: String
+    var name: String
+}
+
+extension PresenceEntry {
+    var foreignKey: ForeignUser? { foreignName.map { ForeignUser(realm: realm, name: $0) } }
 }
 #endif

@@ -277,17 +277,22 @@ public final class Node: @unchecked Sendable {
                 // Link-local XMPP (issue 6): once the daemon answers, listen for streams as
                 // "handle@host" and publish this user on _presence._tcp.
                 let handle = options.handle
-                let status = (try? await shell.snapshot())?.0.me.entry
+                let shell = self.shell
                 d.onPresenceRunning = { [weak d] host in
                     Task {
                         let name = "\(handle)@\(host)"
                         guard let port = try? await chat.startLinkLocal(localName: name) else { return }
                         let discovery = d
                         chat.onStandIns = { records in discovery?.shell.loop.execute { discovery?.setStandIns(records) } }
-                        d?.shell.loop.execute {
-                            d?.publishPresence(LinkLocalPresence(
-                                instance: name, port: UInt16(port), first: handle, status: status?.status ?? .available,
-                                message: status?.statusText ?? "", node: PresenceObserver.hearsayNode, ver: "1"))
+                        shell.loop.execute {
+                            shell.actOnLoop { inst, _ in
+                                // The status now (the user may have changed it while the daemon started).
+                                let me = inst.me.entry
+                                discovery?.publishPresence(LinkLocalPresence(
+                                    instance: name, port: UInt16(port), first: handle, status: me.status,
+                                    message: me.statusText, node: PresenceObserver.hearsayNode, ver: "1"))
+                                return []
+                            }
                         }
                     }
                 }

@@ -31,14 +31,7 @@ extension Cluster {
     }
 
     /// Polls every 100 ms, at most `seconds`.
-    func until(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
-    }
+    func until(_ seconds: Double, _ condition: () -> Bool) -> Bool { poll(seconds, condition) }
 
     /// Nodes 0, 1 and 2 (with `extra` flags each), 1 and 2 joining 0; returns once all list all three alive.
     func startThree(_ extra: [[String]] = [[], [], []]) throws {

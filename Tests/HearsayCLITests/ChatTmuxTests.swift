@@ -15,14 +15,7 @@ import Glibc
         .map { "\($0)/tmux" }.first { FileManager.default.isExecutableFile(atPath: $0) }
 
     /// Polls `condition` every 100 ms for at most `seconds`.
-    static func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(100_000)
-        }
-        return condition()
-    }
+    static func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool { poll(seconds, condition) }
 
     @Test("bob's message shows with an unread count, ann opens the session and replies, /quit restores the terminal",
           .enabled(if: tmux != nil, "tmux is not installed"), .timeLimit(.minutes(1)))

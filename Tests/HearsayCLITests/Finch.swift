@@ -70,12 +70,7 @@ final class Finch: @unchecked Sendable {
 
     /// Polls the screen every 200 ms, at most `seconds`.
     func eventually(_ seconds: Double, _ condition: (String) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if condition(screen()) { return true }
-            usleep(200_000)
-        } while Date() < deadline
-        return false
+        poll(seconds, every: 200_000) { condition(screen()) }
     }
 
     /// Whether `pid` is still finch: once finch has exited and been reaped its PID may belong to

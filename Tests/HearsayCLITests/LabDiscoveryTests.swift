@@ -85,12 +85,7 @@ final class Lab: @unchecked Sendable {
 
     /// Polls every 100 ms, at most `seconds`, until `condition` holds for every node in `nodes`.
     func eventually(_ seconds: Double, _ nodes: [String], _ condition: ([TableRow]) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if nodes.allSatisfy({ table($0).map(condition) ?? false }) { return true }
-            usleep(100_000)
-        } while Date() < deadline
-        return false
+        poll(seconds) { nodes.allSatisfy { table($0).map(condition) ?? false } }
     }
 
     /// `hearsay doctor` on `host` for `node`'s data directory: exit status and lines.

@@ -144,14 +144,7 @@ struct LabLinkLocalTests {
             .compactMap { try? String(contentsOfFile: dir + "/" + $0, encoding: .utf8) }
     }
 
-    static func until(_ seconds: Double, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        repeat {
-            if condition() { return true }
-            usleep(100_000)
-        } while Date() < deadline
-        return false
-    }
+    static func until(_ seconds: Double, _ condition: () -> Bool) -> Bool { poll(seconds, condition) }
 
     @Test("across sites: a Hearsay user who cannot reach finch directly chats with it through the observing node",
           .enabled(if: Finch.available, "finch is not installed (make test installs it)"))

@@ -87,12 +87,7 @@ final class Cluster: @unchecked Sendable {
     /// Polls (every 100 ms, at most `seconds`) until `condition` holds at every given node
     /// (default: every running node).
     func eventually(_ seconds: Double, nodes: [Int]? = nil, _ condition: ([TableRow]) -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if (nodes ?? Array(procs.keys)).allSatisfy({ table($0).map(condition) ?? false }) { return true }
-            usleep(100_000)
-        }
-        return false
+        poll(seconds) { (nodes ?? Array(procs.keys)).allSatisfy { table($0).map(condition) ?? false } }
     }
 
     func stopAll() {

@@ -50,3 +50,14 @@ func runToEnd(_ argv: [String], environment: [String: String] = [:]) throws -> (
     let err = (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? ""
     return (status, out, err)
 }
+
+/// Polls `condition` every `every` microseconds until it holds (true) or `seconds` have passed
+/// (false; it is checked once more at the deadline). Every bounded wait of these tests uses it.
+func poll(_ seconds: Double, every: useconds_t = 100_000, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while true {
+        if condition() { return true }
+        if Date() >= deadline { return false }
+        usleep(every)
+    }
+}
