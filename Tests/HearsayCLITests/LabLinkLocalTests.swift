@@ -88,7 +88,8 @@ struct LabLinkLocalTests {
         defer { finch.stop() }
         try lab.startNode("h1", on: "h1", extra: ["--handle", "ann"])
         // finch lists the Hearsay user (its _presence._tcp record) in its buddy list.
-        #expect(finch.eventually(10) { $0.contains("ann") }, "finch's screen: \(finch.screen())")
+        // 20 s: a fresh-clone run, with every suite building and running at once, took more than 10.
+        #expect(finch.eventually(20) { $0.contains("ann") }, "finch's screen: \(finch.screen())")
         // The record follows the user's status.
         #expect(try runToEnd([try hearsayExecutable(), "status", "--data", lab.data("h1"), "away", "at", "lunch"]).status == 0)
         #expect(Self.until(5) {
