@@ -3,8 +3,8 @@ import HearsayModel
 /// What the state machine asks its shell to do. The shell (the simulator, or the SwiftNIO node)
 /// carries these out and feeds back what happens as `GossipInput`.
 public enum Directive: Sendable {
-    /// Send a datagram.
-    case send(GossipMessage, to: PeerAddress)
+    /// Send a datagram to member `peer` at `to`; the shell tags it with the key it shares with `peer`.
+    case send(GossipMessage, to: PeerAddress, peer: NodeID)
     /// Send a message over a reliable stream. `conversation` is 0 to open a new one, or the id the
     /// shell gave the incoming stream message this answers.
     case stream(GossipMessage, to: PeerAddress, conversation: UInt64)
@@ -17,7 +17,9 @@ public enum Directive: Sendable {
 
 /// What the shell feeds into the state machine.
 public enum GossipInput: Sendable {
-    case datagram(GossipMessage, from: PeerAddress)
+    /// A datagram from `from` whose tag the shell checked under the key it shares with member
+    /// `sender` (datagrams from anyone else never get here).
+    case datagram(GossipMessage, from: PeerAddress, sender: NodeID)
     case stream(GossipMessage, from: PeerAddress, conversation: UInt64)
     case timer(TimerID)
 }

@@ -1,11 +1,25 @@
 import HearsayModel
 
-/// Encodes and decodes `GossipMessage`s. Every message starts with `u8 version | u8 type`.
+/// A datagram as received: the message, the member that says it sent it, and what its tag must
+/// authenticate. The shell checks the tag with the pair key it shares with `sender` before the
+/// message goes any further.
+public struct SealedDatagram: Sendable {
+    public var sender: NodeID
+    public var message: GossipMessage
+    /// The bytes the tag covers (everything before it).
+    public var authenticated: ArraySlice<UInt8>
+    public var tag: ArraySlice<UInt8>
+}
+
+/// Encodes and decodes `GossipMessage`s. Every message starts with `u8 version | u8 type`; a
+/// datagram ends with `id sender | 16-byte tag` (the sender's id is not repeated in the body).
 /// Decoding never trusts a count or length: limits are checked before allocation, and a
 /// datagram must be consumed exactly. Layouts: Docs/protocols/gossip-wire.md.
 public enum GossipCodec {
-    public static let version: UInt8 = 1
-    /// A stream message may carry a whole table: 10,000 rows of at most 400 bytes fit.
+    public static let version: UInt8 = 2
+    /// Bytes a datagram's trailer adds: the sender's id and the tag.
+    public static let trailerSize = 16 + PairKey.tagSize
+    /// A stream message may carry a whole table: 10,000 rows of at most 432 bytes (and their claims) fit.
     public static let maxStreamMessage = 8 << 20
     static let maxUpdatesPerPacket = 255
     static let maxDigests = 200_000
@@ -19,18 +33,28 @@ public enum GossipCodec {
         return w.bytes
     }
 
+    /// A datagram: the message, the sender's id, and the tag `tag` computes over both.
+    public static func encodeDatagram(_ m: GossipMessage, sender: NodeID, tag: ([UInt8]) -> [UInt8]) -> [UInt8] {
+        var w = ByteWriter(capacity: 256)
+        encode(m, into: &w)
+        w.id(sender)
+        w.raw(tag(w.bytes))
+        return w.bytes
+    }
+
     public static func encode(_ m: GossipMessage, into w: inout ByteWriter) {
         w.u8(version)
         w.u8(m.typeCode)
         switch m {
-        case .ping(let seq, let from, let target, let updates):
-            w.varint(UInt64(seq)); w.id(from); w.id(target); encode(updates, &w)
-        case .ack(let seq, let from, let updates):
-            w.varint(UInt64(seq)); w.id(from); encode(updates, &w)
-        case .pingReq(let seq, let from, let target, let address, let updates):
-            w.varint(UInt64(seq)); w.id(from); w.id(target); encode(address, &w); encode(updates, &w)
-        case .nack(let seq, let from):
-            w.varint(UInt64(seq)); w.id(from)
+        // `from` of the probe messages travels once, as the datagram's sender.
+        case .ping(let seq, _, let target, let updates):
+            w.varint(UInt64(seq)); w.id(target); encode(updates, &w)
+        case .ack(let seq, _, let updates):
+            w.varint(UInt64(seq)); encode(updates, &w)
+        case .pingReq(let seq, _, let target, let address, let updates):
+            w.varint(UInt64(seq)); w.id(target); encode(address, &w); encode(updates, &w)
+        case .nack(let seq, _), .challenge(let seq), .response(let seq):
+            w.varint(UInt64(seq))
         case .push(let updates):
             encode(updates, &w)
         case .ihave(let digests), .graft(let digests):
@@ -58,16 +82,17 @@ public enum GossipCodec {
         }
     }
 
-    /// Size of `encode(m)` without building it.
+    /// Size of `encode(m)` without building it; for a datagram, with its trailer.
     public static func encodedSize(_ m: GossipMessage) -> Int {
         let v = ByteWriter.varintSize
+        let t = trailerSize
         switch m {
-        case .ping(let seq, _, _, let u): return 2 + v(UInt64(seq)) + 32 + size(u)
-        case .ack(let seq, _, let u): return 2 + v(UInt64(seq)) + 16 + size(u)
-        case .pingReq(let seq, _, _, let a, let u): return 2 + v(UInt64(seq)) + 32 + 3 + a.host.bytes.count + size(u)
-        case .nack(let seq, _): return 2 + v(UInt64(seq)) + 16
-        case .push(let u): return 2 + size(u)
-        case .ihave(let d), .graft(let d): return 2 + v(UInt64(d.count)) + d.reduce(0) { $0 + $1.encodedSize }
+        case .ping(let seq, _, _, let u): return 2 + v(UInt64(seq)) + 16 + size(u) + t
+        case .ack(let seq, _, let u): return 2 + v(UInt64(seq)) + size(u) + t
+        case .pingReq(let seq, _, _, let a, let u): return 2 + v(UInt64(seq)) + 16 + 3 + a.host.bytes.count + size(u) + t
+        case .nack(let seq, _), .challenge(let seq), .response(let seq): return 2 + v(UInt64(seq)) + t
+        case .push(let u): return 2 + size(u) + t
+        case .ihave(let d), .graft(let d): return 2 + v(UInt64(d.count)) + d.reduce(0) { $0 + $1.encodedSize } + t
         case .syncRequest(let r):
             return 2 + 1 + 16 + 8 + v(UInt64(r.count)) + v(UInt64(r.records.count))
                 + r.records.reduce(0) { $0 + $1.encodedSize }
@@ -90,10 +115,9 @@ public enum GossipCodec {
             switch u.kind {
             case .entry(let e):
                 w.u8(0); w.u8(u.hops); e.encode(into: &w)
-            case .suspect(let id, let inc, let from):
-                w.u8(1); w.u8(u.hops); w.id(id); w.varint(inc); w.id(from)
-            case .dead(let id, let inc, let from):
-                w.u8(2); w.u8(u.hops); w.id(id); w.varint(inc); w.id(from)
+            case .claim(let c):
+                w.u8(c.kind.rawValue); w.u8(u.hops); w.id(c.subject); w.varint(c.incarnation); w.id(c.claimant)
+                w.raw(c.signature)
             }
         }
     }
@@ -104,7 +128,7 @@ public enum GossipCodec {
 
     static func encode(_ r: SyncRecord, _ w: inout ByteWriter) {
         r.entry.encode(into: &w); w.u8(r.state.rawValue); w.varint(r.claimIncarnation)
-        if r.hasClaim { w.id(r.claimant) }
+        if let c = r.claim { w.u8(c.kind.rawValue); w.id(c.claimant); w.raw(c.signature) }
     }
 
     static func encode(_ a: PeerAddress, _ w: inout ByteWriter) {
@@ -114,22 +138,29 @@ public enum GossipCodec {
     // MARK: Decoding
 
     /// Decodes one datagram of at most `maxSize` bytes. Stream message types are refused here.
-    public static func decodeDatagram(_ bytes: [UInt8], maxSize: Int = 1400) throws(WireError) -> GossipMessage {
+    /// The tag is not checked: that takes the pair key (`SealedDatagram`).
+    public static func decodeDatagram(_ bytes: [UInt8], maxSize: Int = 1400) throws(WireError) -> SealedDatagram {
         guard bytes.count <= maxSize else { throw WireError(.oversized, "datagram of \(bytes.count) bytes > \(maxSize)") }
-        let m = try decode(bytes)
+        guard bytes.count >= 2 + trailerSize else { throw WireError(.truncated, "datagram of \(bytes.count) bytes") }
+        let bodyEnd = bytes.count - trailerSize
+        var tr = ByteReader(Array(bytes[bodyEnd..<(bodyEnd + 16)]))
+        let sender = try tr.id("sender")
+        let m = try decode(Array(bytes[..<bodyEnd]), sender: sender)
         if m.isStream { throw WireError(.unknownType, "stream message \(m.name) in a datagram") }
-        return m
+        return SealedDatagram(
+            sender: sender, message: m, authenticated: bytes[..<(bodyEnd + 16)], tag: bytes[(bodyEnd + 16)...])
     }
 
     /// Decodes one stream message (a frame's payload).
     public static func decodeStream(_ bytes: [UInt8]) throws(WireError) -> GossipMessage {
         guard bytes.count <= maxStreamMessage else { throw WireError(.oversized, "stream message of \(bytes.count) bytes") }
-        let m = try decode(bytes)
+        let m = try decode(bytes, sender: .none)
         if !m.isStream { throw WireError(.unknownType, "datagram message \(m.name) on a stream") }
         return m
     }
 
-    static func decode(_ bytes: [UInt8]) throws(WireError) -> GossipMessage {
+    /// Decodes a message; `sender` stands in for the probe messages' `from` (a datagram's trailer).
+    static func decode(_ bytes: [UInt8], sender: NodeID) throws(WireError) -> GossipMessage {
         var r = ByteReader(bytes)
         let ver = try r.u8("version")
         guard ver == version else { throw WireError(.badVersion, "gossip version \(ver) (this node speaks \(version))") }
@@ -138,20 +169,19 @@ public enum GossipCodec {
         switch type {
         case 1:
             let seq = try seq(&r)
-            let from = try r.id("from"), target = try r.id("target")
-            m = .ping(seq: seq, from: from, target: target, updates: try updates(&r))
+            let target = try r.id("target")
+            m = .ping(seq: seq, from: sender, target: target, updates: try updates(&r))
         case 2:
             let seq = try seq(&r)
-            let from = try r.id("from")
-            m = .ack(seq: seq, from: from, updates: try updates(&r))
+            m = .ack(seq: seq, from: sender, updates: try updates(&r))
         case 3:
             let seq = try seq(&r)
-            let from = try r.id("from"), target = try r.id("target")
+            let target = try r.id("target")
             let address = try address(&r)
-            m = .pingReq(seq: seq, from: from, target: target, address: address, updates: try updates(&r))
+            m = .pingReq(seq: seq, from: sender, target: target, address: address, updates: try updates(&r))
         case 4:
             let seq = try seq(&r)
-            m = .nack(seq: seq, from: try r.id("from"))
+            m = .nack(seq: seq, from: sender)
         case 5:
             m = .push(updates: try updates(&r))
         case 6, 7:
@@ -160,6 +190,10 @@ public enum GossipCodec {
             ds.reserveCapacity(n)
             for _ in 0..<n { ds.append(try digest(&r)) }
             m = type == 6 ? .ihave(digests: ds) : .graft(digests: ds)
+        case 8:
+            m = .challenge(seq: try seq(&r))
+        case 9:
+            m = .response(seq: try seq(&r))
         case 16:
             let rawKind = try r.u8("sync kind")
             guard let kind = SyncRequest.Kind(rawValue: rawKind) else { throw WireError(.malformed, "sync kind \(rawKind)") }
@@ -217,9 +251,10 @@ public enum GossipCodec {
             case 1, 2:
                 let id = try r.id("subject")
                 let inc = try r.varint("incarnation")
-                let from = try r.id("from")
-                out.append(Update(kind == 1 ? .suspect(id: id, incarnation: inc, from: from)
-                    : .dead(id: id, incarnation: inc, from: from), hops: hops))
+                let from = try r.id("claimant")
+                let sig = try r.raw(Claim.signatureSize, "claim signature")
+                let c = Claim(kind: kind == 1 ? .suspect : .dead, subject: id, incarnation: inc, claimant: from, signature: sig)
+                out.append(Update(.claim(c), hops: hops))
             default:
                 throw WireError(.unknownType, "update kind \(kind)")
             }
@@ -245,8 +280,19 @@ public enum GossipCodec {
             let raw = try r.u8("state")
             guard let state = MemberState(rawValue: raw) else { throw WireError(.malformed, "member state \(raw)") }
             let inc = try r.varint("claim incarnation")
-            let claimant = state == .suspect || state == .dead ? try r.id("claimant") : NodeID.none
-            out.append(SyncRecord(entry: e, state: state, claimIncarnation: inc, claimant: claimant))
+            var claim: Claim?
+            if state == .suspect || state == .dead {
+                let rawKind = try r.u8("claim kind")
+                guard let kind = Claim.Kind(rawValue: rawKind), state == .suspect || kind == .dead else {
+                    throw WireError(.malformed, "claim kind \(rawKind) behind state \(raw)")
+                }
+                let claimant = try r.id("claimant")
+                let sig = try r.raw(Claim.signatureSize, "claim signature")
+                claim = Claim(kind: kind, subject: e.id, incarnation: inc, claimant: claimant, signature: sig)
+            } else if inc != 0 {
+                throw WireError(.malformed, "claim incarnation \(inc) without a claim")
+            }
+            out.append(SyncRecord(entry: e, state: state, claim: claim))
         }
         return out
     }

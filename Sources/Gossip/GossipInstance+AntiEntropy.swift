@@ -4,7 +4,7 @@ extension GossipInstance {
     var reapInterval: Duration { config.tombstoneRetention * 0.25 }
 
     func record(_ m: Member) -> SyncRecord {
-        SyncRecord(entry: m.entry, state: m.state, claimIncarnation: m.claimIncarnation, claimant: m.claimant)
+        SyncRecord(entry: m.entry, state: m.state, claim: m.claim)
     }
 
     // MARK: Join
@@ -112,7 +112,7 @@ extension GossipInstance {
                 let rows = table.sortedRows().map(record)
                 stream(.syncRecords(records: rows, wants: []), to: from, conversation: conversation)
             } else if r.kind == .join {
-                merge(r.records, from: r.from, fresh: true)
+                merge(r.records, fresh: true)
                 let rows = table.sortedRows().map(record)
                 stream(.syncRecords(records: rows, wants: []), to: from, conversation: conversation)
             } else if r.root == table.root && Int(r.count) == table.count {
@@ -154,7 +154,7 @@ extension GossipInstance {
             // `from` of a stream may be an ephemeral TCP port: stale claims are not answered there.
             let joinReply = !joined
             joined = true
-            merge(records, from: nil, fresh: !joinReply)
+            merge(records, fresh: !joinReply)
             if joinReply {
                 catchUpsLeft = Self.maxCatchUps
                 rowsAtLastCatchUp = -1
@@ -171,14 +171,16 @@ extension GossipInstance {
         }
     }
 
-    /// Merges rows from anti-entropy. A peer's `dead` becomes our `suspect` (memberlist's
-    /// mergeRemoteState): a node we can still reach gets the chance to refute. Tombstones of
-    /// members we never knew are not learned. `fresh` rows are forwarded like gossip; a join
-    /// reply's rows are old news to everyone else and are not.
+    /// Merges rows from anti-entropy: first every entry, then the signed claims behind suspect
+    /// and dead rows (their claimants may be among the entries). A peer's `dead` is taken as
+    /// `applyDead` takes any death claim (memberlist's mergeRemoteState: a node we can still
+    /// reach gets the chance to refute). Tombstones of members we never knew are not learned.
+    /// `fresh` rows are forwarded like gossip; a join reply's rows are old news to everyone
+    /// else and are not.
     @discardableResult
-    mutating func merge(_ records: [SyncRecord], from peer: NodeID?, fresh: Bool) -> Int {
+    mutating func merge(_ records: [SyncRecord], fresh: Bool) -> Int {
         var news = [Update]()
-        let claimant = peer ?? id
+        var claims = [Claim]()
         for r in records {
             let known = r.entry.id == id || table[r.entry.id] != nil
             if !known && (r.state == .dead || r.state == .left) {
@@ -186,16 +188,10 @@ extension GossipInstance {
                 continue
             }
             if applyEntry(r.entry, hops: 1) { news.append(Update(.entry(r.entry), hops: 1)) }
-            switch r.state {
-            case .suspect, .dead:
-                let subject = r.entry.id
-                let by = r.claimant == .none ? claimant : r.claimant
-                if applySuspect(subject, incarnation: r.claimIncarnation, from: by, hops: 1) {
-                    news.append(Update(.suspect(id: subject, incarnation: r.claimIncarnation, from: by), hops: 1))
-                }
-            case .alive, .left:
-                break
-            }
+            if let c = r.claim, c.subject == r.entry.id { claims.append(c) }
+        }
+        for c in claims where applyClaim(c, hops: 1) {
+            news.append(Update(.claim(c), hops: 1))
         }
         if fresh && !news.isEmpty { forward(news, origin: false) }
         return news.count

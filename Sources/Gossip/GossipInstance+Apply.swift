@@ -2,9 +2,8 @@ import HearsayModel
 
 extension GossipInstance {
     /// Applies the updates of one received datagram and forwards those that were news.
-    mutating func receiveUpdates(_ updates: [Update], from: PeerAddress) {
+    mutating func receiveUpdates(_ updates: [Update]) {
         guard !updates.isEmpty else { return }
-        replyTo = from
         var news = [Update]()
         for u in updates {
             let hops = u.hops == .max ? u.hops : u.hops + 1
@@ -20,8 +19,7 @@ extension GossipInstance {
     mutating func apply(_ kind: Update.Kind, hops: UInt8) -> Bool {
         switch kind {
         case .entry(let e): return applyEntry(e, hops: hops)
-        case .suspect(let subject, let inc, let from): return applySuspect(subject, incarnation: inc, from: from, hops: hops)
-        case .dead(let subject, let inc, let from): return applyDead(subject, incarnation: inc, from: from, hops: hops)
+        case .claim(let c): return applyClaim(c, hops: hops)
         }
     }
 
@@ -59,79 +57,6 @@ extension GossipInstance {
         return true
     }
 
-    /// The row a suspect or dead claim is about, or nil: a claim about this node is refuted (or,
-    /// if already refuted, answered with the current entry), one about an unknown member dropped.
-    mutating func claimTarget(_ subject: NodeID, incarnation inc: UInt64, from: NodeID) -> Member? {
-        if subject == id {
-            if inc >= me.version.incarnation { refute(above: inc, claimant: from) } else { reassert() }
-            return nil
-        }
-        guard let m = table[subject], m.isNode else {
-            stats.unknownSubject += 1
-            return nil
-        }
-        return m
-    }
-
-    mutating func applySuspect(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
-        guard var m = claimTarget(subject, incarnation: inc, from: from) else { return false }
-        switch m.state {
-        case .dead, .left:
-            stats.stale += 1
-            return false
-        case .suspect where inc == m.claimIncarnation:
-            // Another member suspects it too: an independent confirmation shortens the timeout.
-            guard var s = suspicions[subject], s.confirm(from) else {
-                stats.stale += 1
-                return false
-            }
-            suspicions[subject] = s
-            if s.deadline <= now { declareDead(subject) } else { pending.append(.schedule(.suspicion(subject), at: s.deadline)) }
-            return true
-        case .suspect where inc < m.claimIncarnation:
-            stats.stale += 1
-            return false
-        case .alive where inc < m.entry.version.incarnation:
-            stats.stale += 1
-            return false
-        default:
-            let previous = m.state
-            m.state = .suspect
-            m.claimIncarnation = inc
-            m.claimant = from
-            m.updatedAt = now
-            m.hops = hops
-            table.put(m)
-            startSuspicion(subject, incarnation: inc, from: from)
-            if grafts[subject].map({ Precedence.suspect(inc) >= $0.wanted }) == true { grafts[subject] = nil }
-            stats.applied += 1
-            emit(subject, previous: previous)
-            return true
-        }
-    }
-
-    mutating func applyDead(_ subject: NodeID, incarnation inc: UInt64, from: NodeID, hops: UInt8) -> Bool {
-        guard var m = claimTarget(subject, incarnation: inc, from: from) else { return false }
-        guard m.state.isLive, Precedence.dead(inc) > m.precedence else {
-            stats.stale += 1
-            return false
-        }
-        let previous = m.state
-        m.state = .dead
-        m.claimIncarnation = inc
-        m.claimant = from
-        m.updatedAt = now
-        m.hops = hops
-        table.put(m)
-        suspicions[subject] = nil
-        verifications[subject] = nil
-        if grafts[subject].map({ Precedence.dead(inc) >= $0.wanted }) == true { grafts[subject] = nil }
-        tombstones.append(subject)
-        stats.applied += 1
-        emit(subject, previous: previous)
-        return true
-    }
-
     /// How far beyond its own incarnation a claim about this node may be and still be refuted:
     /// a previous life may have used a higher one (2^32 covers clock-derived incarnations).
     static let maxIncarnationLead: UInt64 = 1 << 32
@@ -142,8 +67,8 @@ extension GossipInstance {
     /// suspicion timer is the one that runs out first.
     mutating func refute(above incarnation: UInt64, claimant: NodeID? = nil) {
         guard !hasLeft else { return }
-        // Claims are not signed: one naming an incarnation this node could not have published
-        // (far beyond its own) is forged, and must not push the incarnation to the end of its range.
+        // An entry of a previous life naming an incarnation this node could not have published
+        // (far beyond its own) must not push the incarnation to the end of its range.
         guard incarnation <= me.version.incarnation &+ Self.maxIncarnationLead,
             incarnation < UInt64.max - Self.maxIncarnationLead
         else {
@@ -155,58 +80,32 @@ extension GossipInstance {
         stats.refutations += 1
         adjustAwareness(1)
         try? publishSelf(e)
-        if let c = claimant, c != id, let a = address(of: c) { send(.push(updates: [Update(.entry(me), hops: 0)]), to: a) }
+        guard let c = claimant, c != id else { return }
+        if c == replyPeer {
+            answerWithEntry()
+        } else {
+            send(.push(updates: [Update(.entry(me), hops: 0)]), to: c)
+        }
     }
 
     /// A claim about this node against an incarnation it already refuted: whoever sent it has
     /// not heard the refutation (it was partitioned away, say). Send it the current entry; it
     /// will be news there and spread from there.
     mutating func reassert() {
-        guard !reasserted, !hasLeft, let a = replyTo else { return }
+        guard !reasserted, !hasLeft, replyTo != nil else { return }
         reasserted = true
         stats.reassertions += 1
-        send(.push(updates: [Update(.entry(me), hops: 0)]), to: a)
+        answerWithEntry()
     }
 
-    /// This node's own probe failed: suspect the target, tell everyone, and tell the target.
-    /// The relays that could not reach it either (their nacks) confirm the suspicion at once.
-    mutating func suspectLocally(_ subject: NodeID, incarnation: UInt64, confirmedBy nackers: [NodeID] = []) {
-        let u = Update(.suspect(id: subject, incarnation: incarnation, from: id), hops: 0)
-        guard applySuspect(subject, incarnation: incarnation, from: id, hops: 0) else { return }
-        stats.suspicionsRaised += 1
-        if var s = suspicions[subject] {
-            s.firstHand = true
-            for n in nackers where n != id && n != subject { _ = s.confirm(n) }
-            suspicions[subject] = s
-            pending.append(.schedule(.suspicion(subject), at: s.deadline))
-        }
-        if let a = address(of: subject) { send(.push(updates: [u]), to: a) }
-        forward([u], origin: true)
-    }
-
-    mutating func startSuspicion(_ subject: NodeID, incarnation: UInt64, from: NodeID) {
-        let n = othersLive + 1
-        let t = config.suspicionTimeouts(members: n)
-        let k = max(0, min(config.suspicionConfirmations, n - 2))
-        let s = Suspicion(incarnation: incarnation, from: from, start: now, min: t.min, max: t.max, k: k)
-        suspicions[subject] = s
-        pending.append(.schedule(.suspicion(subject), at: s.deadline))
-    }
-
-    mutating func suspicionTimedOut(_ subject: NodeID) {
-        guard let s = suspicions[subject], now >= s.deadline, let m = table[subject], m.state == .suspect,
-            m.claimIncarnation == s.incarnation
-        else { return }
-        if s.firstHand { declareDead(subject) } else { verify(subject) }
-    }
-
-    /// The suspicion ran out unrefuted: the member is dead, and everyone must hear it.
-    mutating func declareDead(_ subject: NodeID) {
-        guard let m = table[subject], m.state == .suspect else { return }
-        let inc = m.claimIncarnation
-        stats.deathsDeclared += 1
-        if applyDead(subject, incarnation: inc, from: id, hops: 0) {
-            forward([Update(.dead(id: subject, incarnation: inc, from: id), hops: 0)], origin: true)
+    /// Sends this node's current entry to the sender of the datagram being handled: inside the
+    /// ack if that datagram is a ping (one reply, no larger than the ping), else as a push.
+    mutating func answerWithEntry() {
+        guard let a = replyTo else { return }
+        if answeringPing {
+            entryWanted = true
+        } else {
+            send(.push(updates: [Update(.entry(me), hops: 0)]), to: replyPeer, at: a)
         }
     }
 }

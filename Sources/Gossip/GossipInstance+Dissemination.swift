@@ -1,9 +1,15 @@
 import HearsayModel
 
+/// A member that announced an update, and the address its announcement came from.
+struct GraftSource: Hashable, Sendable {
+    var peer: NodeID
+    var address: PeerAddress
+}
+
 /// A missing update this node asked for (Plumtree's GRAFT), with the other announcers to try.
 struct Graft: Sendable {
     var wanted: Precedence
-    var sources: [PeerAddress]
+    var sources: [GraftSource]
     var attempts = 1
 }
 
@@ -23,10 +29,11 @@ extension GossipInstance {
         guard !updates.isEmpty else { return }
         let packets = packetize(updates)
         if takeEagerTokens(packets.count * config.eagerFanout) {
-            for t in table.randomLive(config.eagerFanout, excluding: [id], using: &rng) {
+            // Not back to the sender of the datagram being handled: it has the news.
+            for t in table.randomLive(config.eagerFanout, excluding: [id, replyPeer], using: &rng) {
                 guard let a = address(of: t) else { continue }
                 for p in packets {
-                    send(.push(updates: p), to: a)
+                    send(.push(updates: p), to: t, at: a)
                     stats.eagerPackets += 1
                 }
             }
@@ -64,11 +71,11 @@ extension GossipInstance {
 
     /// Splits updates into lists that fit one datagram each (at most 255 updates a list).
     func packetize(_ updates: [Update]) -> [[Update]] {
-        Self.split(updates, budget: config.maxPacketSize - 3, maxCount: 255, size: \.encodedSize)
+        Self.split(updates, budget: config.maxPacketSize - 3 - GossipCodec.trailerSize, maxCount: 255, size: \.encodedSize)
     }
 
     func packetize(_ digests: [Digest]) -> [[Digest]] {
-        Self.split(digests, budget: config.maxPacketSize - 8, maxCount: .max, size: \.encodedSize)
+        Self.split(digests, budget: config.maxPacketSize - 8 - GossipCodec.trailerSize, maxCount: .max, size: \.encodedSize)
     }
 
     /// Greedy split into runs of at most `budget` bytes and `maxCount` items (an item larger than
@@ -106,7 +113,7 @@ extension GossipInstance {
         for t in targets {
             guard let a = address(of: t) else { continue }
             for p in packets {
-                send(.ihave(digests: p), to: a)
+                send(.ihave(digests: p), to: t, at: a)
                 stats.lazyPackets += 1
             }
         }
@@ -118,7 +125,7 @@ extension GossipInstance {
     }
 
     /// Digests announced by a peer: ask for what is newer than what we hold.
-    mutating func receivedIHave(_ digests: [Digest], from: PeerAddress) {
+    mutating func receivedIHave(_ digests: [Digest], from: GraftSource) {
         var wanted = [Digest]()
         for d in digests {
             if let local = localPrecedence(d.id) {
@@ -137,7 +144,8 @@ extension GossipInstance {
         }
         guard !wanted.isEmpty else { return }
         stats.graftsSent += 1
-        for p in packetize(wanted) { send(.graft(digests: p), to: from) }
+        // One graft, no larger than the ihave (the wanted digests are some of its digests).
+        send(.graft(digests: wanted), to: from.peer, at: from.address)
     }
 
     /// The request or its answer was lost: ask again, cycling through the announcers, up to
@@ -156,30 +164,33 @@ extension GossipInstance {
         g.attempts += 1
         grafts[subject] = g
         stats.graftsSent += 1
-        send(.graft(digests: [Digest(id: subject, precedence: g.wanted)]), to: next)
+        send(.graft(digests: [Digest(id: subject, precedence: g.wanted)]), to: next.peer, at: next.address)
         schedule(.graft(subject), after: config.graftTimeout)
     }
 
-    /// The update this node would send about a row.
+    /// The update this node would send about a row: the signed claim behind a suspicion or
+    /// death, else the entry.
     func update(for m: Member) -> Update {
-        switch m.state {
-        case .alive, .left: Update(.entry(m.entry), hops: m.hops)
-        case .suspect: Update(.suspect(id: m.id, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
-        case .dead: Update(.dead(id: m.id, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
-        }
+        if m.state == .suspect || m.state == .dead, let c = m.claim { return Update(.claim(c), hops: m.hops) }
+        return Update(.entry(m.entry), hops: m.hops)
     }
 
-    /// A peer asks for updates we announced.
-    mutating func receivedGraft(_ digests: [Digest], from: PeerAddress) {
+    /// A peer asks for updates we announced. An unproven source gets them only if they all fit in
+    /// one datagram no larger than its graft; otherwise it is challenged, and its next graft
+    /// (each missing update has its own retry timer) is answered in full.
+    mutating func receivedGraft(_ digests: [Digest], from: PeerAddress, sender: NodeID) {
         var updates = [Update]()
         for d in digests {
             if d.id == id {
                 updates.append(Update(.entry(me), hops: 0))
-            } else if let m = table[d.id], m.precedence >= d.precedence {
+            } else if let m = table[d.id], m.precedence >= d.precedence || m.claim?.precedence == d.precedence {
                 updates.append(update(for: m))
             }
         }
-        for p in packetize(updates) { send(.push(updates: p), to: from) }
+        guard !updates.isEmpty else { return }
+        for p in packetize(updates) {
+            guard send(.push(updates: p), to: sender, at: from) else { return }  // refused: challenged instead
+        }
     }
 
     /// memberlist's gossip: while updates wait in the queue, send them to a few members.
@@ -188,9 +199,9 @@ extension GossipInstance {
         guard !queue.isEmpty else { return }
         for t in table.randomLive(config.gossipFanout, excluding: [id], using: &rng) {
             guard let a = address(of: t) else { continue }
-            let updates = queue.take(budget: config.maxPacketSize - 3, now: now)
+            let updates = queue.take(budget: config.maxPacketSize - 3 - GossipCodec.trailerSize, now: now)
             if updates.isEmpty { break }
-            send(.push(updates: updates), to: a)
+            send(.push(updates: updates), to: t, at: a)
         }
         armGossip()
     }

@@ -7,6 +7,8 @@ struct ProbeState: Sendable {
     let address: PeerAddress
     let sentAt: Instant
     var indirect = false
+    /// The members asked to probe the target for us: only they may relay its ack, or a nack.
+    var helpers: [NodeID] = []
     var expectedNacks = 0
     /// Relays that reported the target silent to them too: independent evidence.
     var nackers: [NodeID] = []
@@ -15,8 +17,17 @@ struct ProbeState: Sendable {
 
 /// An indirect probe this node relays for a requester.
 struct Relay: Sendable {
-    let requester: PeerAddress
+    let requester: NodeID
+    let requesterAddress: PeerAddress
     let requesterSeq: UInt32
+    /// Only the target's own ack (checked by its key) is relayed.
+    let target: NodeID
+}
+
+/// A ping sent only to learn whether a source can receive at its address.
+struct Challenge: Sendable {
+    let peer: NodeID
+    let address: PeerAddress
 }
 
 /// Round-robin over a random permutation of the member order (SWIM §4.3), in O(1) memory: the
@@ -47,6 +58,9 @@ struct ProbeCursor: Sendable {
 }
 
 extension GossipInstance {
+    /// Relays in flight at most: a ping-req costs this node a ping and a timer.
+    static let maxRelays = 64
+
     /// Scales a duration by the local health multiplier (Lifeguard LHA-Probe).
     func scaled(_ d: Duration) -> Duration { d * Double(awareness + 1) }
 
@@ -55,31 +69,32 @@ extension GossipInstance {
     }
 
     /// Start of a protocol period: conclude the previous probe, pick the next member, ping it.
+    /// The sequence number is random: an ack must name it, and come with the target's tag.
     mutating func probeTick() {
         guard !hasLeft else { return }
         concludeProbe()
         schedule(.probe, after: scaled(config.probeInterval))
         guard let target = nextProbeTarget(), let address = address(of: target) else { return }
-        probeSeq &+= 1
-        probe = ProbeState(seq: probeSeq, target: target, address: address, sentAt: now)
+        let seq = nextSeq()
+        probe = ProbeState(seq: seq, target: target, address: address, sentAt: now)
         stats.probes += 1
         var updates = [Update]()
-        var budget = config.maxPacketSize - 64
+        var budget = config.maxPacketSize - 64 - GossipCodec.trailerSize
         // Lifeguard's buddy system: a suspect hears of its suspicion from whoever probes it.
-        if let m = table[target], m.state == .suspect {
-            let u = Update(.suspect(id: target, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
+        if let m = table[target], m.state == .suspect, let c = m.claim {
+            let u = Update(.claim(c), hops: m.hops)
             updates.append(u)
             budget -= u.encodedSize
         }
         updates += queue.take(budget: budget, now: now)
-        send(.ping(seq: probeSeq, from: id, target: target, updates: updates), to: address)
-        schedule(.probeTimeout(seq: probeSeq), after: scaled(config.probeTimeout))
+        send(.ping(seq: seq, from: id, target: target, updates: updates), to: target, at: address)
+        schedule(.probeTimeout(seq: seq), after: scaled(config.probeTimeout))
     }
 
     mutating func nextProbeTarget() -> NodeID? {
         while !probeFirst.isEmpty {
             let hinted = probeFirst.removeFirst()
-            if hinted != id, let m = table[hinted], m.state.isLive { return hinted }
+            if hinted != id, let m = table[hinted], m.state.isLive, m.isNode { return hinted }
         }
         let order = table.order
         guard order.count > 1 else { return nil }
@@ -96,16 +111,16 @@ extension GossipInstance {
     /// whole cluster a suspicion and a refutation.
     mutating func probeTimedOut(_ seq: UInt32) {
         guard var p = probe, p.seq == seq, !p.indirect else { return }
-        send(.ping(seq: seq, from: id, target: p.target, updates: []), to: p.address)
+        send(.ping(seq: seq, from: id, target: p.target, updates: []), to: p.target, at: p.address)
         p.indirect = true
         let helpers = table.randomLive(config.indirectChecks, excluding: [id, p.target], using: &rng)
+        p.helpers = helpers
         p.expectedNacks = helpers.count
         probe = p
         stats.indirectProbes += 1
         for h in helpers {
-            guard let a = address(of: h) else { continue }
             send(.pingReq(seq: seq, from: id, target: p.target, address: p.address,
-                          updates: queue.take(budget: config.maxPacketSize - 80, now: now)), to: a)
+                          updates: queue.take(budget: config.maxPacketSize - 112, now: now)), to: h)
         }
     }
 
@@ -127,76 +142,138 @@ extension GossipInstance {
         case .suspect:
             // Already suspected by someone else: our failed probe is an independent confirmation
             // (Lifeguard §IV.B), which shortens every node's suspicion timeout.
-            let u = Update(.suspect(id: p.target, incarnation: m.claimIncarnation, from: id), hops: 0)
-            if applySuspect(p.target, incarnation: m.claimIncarnation, from: id, hops: 0) { forward([u], origin: true) }
+            let c = Claim.make(.suspect, subject: p.target, incarnation: m.claimIncarnation, by: identity)
+            if applySuspect(c, hops: 0) { forward([Update(.claim(c), hops: 0)], origin: true) }
             suspicions[p.target]?.firstHand = true
         case .dead, .left:
             break
         }
     }
 
-    mutating func receivedAck(seq: UInt32, from: NodeID) {
-        if let subject = verifying.removeValue(forKey: seq) {
+    /// An ack counts only from whom the ping asked: the probe's target (or, relayed, one of its
+    /// helpers), the member being verified, the relay's target.
+    mutating func receivedAck(seq: UInt32, from address: PeerAddress, sender: NodeID) {
+        if let subject = verifying[seq] {
+            guard sender == subject else { return spoofedAck() }
+            verifying[seq] = nil
+            if address == self.address(of: subject) { prove(address) }
             verificationAnswered(subject)
             return
         }
         if let p = probe, p.seq == seq {
+            let direct = sender == p.target
+            guard direct || (p.indirect && p.helpers.contains(sender)) else { return spoofedAck() }
             probe = nil
             adjustAwareness(-1)
-            if !p.indirect { lastProbeRTT[p.target] = now - p.sentAt }
+            if direct && address == p.address { prove(address) }
+            if direct && !p.indirect { lastProbeRTT[p.target] = now - p.sentAt }
             return
         }
-        if let r = relays.removeValue(forKey: seq) {
-            send(.ack(seq: r.requesterSeq, from: id, updates: []), to: r.requester)
+        if let r = relays[seq] {
+            guard sender == r.target else { return spoofedAck() }
+            relays[seq] = nil
+            send(.ack(seq: r.requesterSeq, from: id, updates: []), to: r.requester, at: r.requesterAddress)
         }
     }
 
-    mutating func receivedPing(seq: UInt32, from: PeerAddress, target: NodeID) {
+    mutating func spoofedAck() { stats.spoofedAcks += 1 }
+
+    /// Answers a ping with an ack that carries queued updates, no larger than the ping if its
+    /// source is unproven, and this node's entry first if the ping carried a stale claim about it.
+    mutating func receivedPing(seq: UInt32, from: PeerAddress, sender: NodeID, target: NodeID) {
         guard target == id else {
             stats.misdirected += 1
             return
         }
-        send(.ack(seq: seq, from: id, updates: queue.take(budget: config.maxPacketSize - 24, now: now)), to: from)
+        var updates = [Update]()
+        var room = min(config.maxPacketSize, replyRoom) - GossipCodec.encodedSize(.ack(seq: seq, from: id, updates: []))
+        if entryWanted {
+            let u = Update(.entry(me), hops: 0)
+            if u.encodedSize <= room {
+                updates.append(u)
+                room -= u.encodedSize
+            }
+        }
+        if room > 0 { updates += queue.take(budget: room, now: now) }
+        send(.ack(seq: seq, from: id, updates: updates), to: sender, at: from)
     }
 
-    mutating func receivedPingReq(seq: UInt32, from: PeerAddress, target: NodeID, address: PeerAddress) {
-        probeSeq &+= 1
-        relays[probeSeq] = Relay(requester: from, requesterSeq: seq)
-        send(.ping(seq: probeSeq, from: id, target: target, updates: []), to: address)
-        schedule(.relayTimeout(seq: probeSeq), after: config.probeTimeout * 0.8)
+    /// Relays a probe for a member: pings the target at the address the table holds for it (never
+    /// one the request names), and relays only the target's own ack.
+    mutating func receivedPingReq(seq: UInt32, from: PeerAddress, sender: NodeID, target: NodeID) {
+        guard target != id, target != sender, table[target]?.isNode == true, let a = address(of: target),
+            relays.count < Self.maxRelays
+        else {
+            stats.relaysRefused += 1
+            return
+        }
+        let s = nextSeq()
+        relays[s] = Relay(requester: sender, requesterAddress: from, requesterSeq: seq, target: target)
+        send(.ping(seq: s, from: id, target: target, updates: []), to: target, at: a)
+        schedule(.relayTimeout(seq: s), after: config.probeTimeout * 0.8)
     }
 
     mutating func relayTimedOut(_ seq: UInt32) {
         guard let r = relays.removeValue(forKey: seq) else { return }
-        send(.nack(seq: r.requesterSeq, from: id), to: r.requester)
+        send(.nack(seq: r.requesterSeq, from: id), to: r.requester, at: r.requesterAddress)
     }
 
     mutating func receivedNack(seq: UInt32, from: NodeID) {
-        guard let p = probe, p.seq == seq, !p.nackers.contains(from) else { return }
+        guard let p = probe, p.seq == seq else { return }  // late: the probe is over
+        guard p.helpers.contains(from) else { return spoofedAck() }
+        guard !p.nackers.contains(from) else { return }
         probe!.nackers.append(from)
         // Every relay has answered that the target is silent: no need to wait out the period.
         if probe!.nacks >= p.expectedNacks { concludeProbe() }
     }
 
-    mutating func receiveDatagram(_ m: GossipMessage, from: PeerAddress) {
+    /// A datagram whose tag the shell checked under the key this node shares with `sender`. Only
+    /// members are heard, and replies to an address that has not proven itself are capped at
+    /// what it sent (see `send(_:to:at:)`).
+    mutating func receiveDatagram(_ m: GossipMessage, from: PeerAddress, sender: NodeID) {
+        guard isMember(sender) else {
+            stats.unauthenticated += 1
+            return
+        }
+        switch m {
+        case .ping(_, let f, _, _), .ack(_, let f, _), .pingReq(_, let f, _, _, _), .nack(_, let f):
+            guard f == sender else {
+                stats.unauthenticated += 1
+                return
+            }
+        default: break
+        }
+        replyTo = from
+        replyPeer = sender
+        if !proven.contains(from) {
+            replyBudget = GossipCodec.encodedSize(m)
+            replyPackets = 1
+        }
         switch m {
         case .ping(let seq, _, let target, let updates):
-            receivedPing(seq: seq, from: from, target: target)
-            receiveUpdates(updates, from: from)
-        case .ack(let seq, let sender, let updates):
-            receivedAck(seq: seq, from: sender)
-            receiveUpdates(updates, from: from)
-        case .pingReq(let seq, _, let target, let address, let updates):
-            receivedPingReq(seq: seq, from: from, target: target, address: address)
-            receiveUpdates(updates, from: from)
-        case .nack(let seq, let sender):
+            // Updates first: a stale claim about this node is answered inside the ack.
+            answeringPing = true
+            receiveUpdates(updates)
+            answeringPing = false
+            receivedPing(seq: seq, from: from, sender: sender, target: target)
+        case .ack(let seq, _, let updates):
+            receivedAck(seq: seq, from: from, sender: sender)
+            receiveUpdates(updates)
+        case .pingReq(let seq, _, let target, _, let updates):
+            receivedPingReq(seq: seq, from: from, sender: sender, target: target)
+            receiveUpdates(updates)
+        case .nack(let seq, _):
             receivedNack(seq: seq, from: sender)
         case .push(let updates):
-            receiveUpdates(updates, from: from)
+            receiveUpdates(updates)
         case .ihave(let digests):
-            receivedIHave(digests, from: from)
+            receivedIHave(digests, from: GraftSource(peer: sender, address: from))
         case .graft(let digests):
-            receivedGraft(digests, from: from)
+            receivedGraft(digests, from: from, sender: sender)
+        case .challenge(let seq):
+            send(.response(seq: seq), to: sender, at: from)
+        case .response(let seq):
+            receivedResponse(seq: seq, from: from, sender: sender)
         default:
             stats.misdirected += 1
         }

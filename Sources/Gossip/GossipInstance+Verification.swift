@@ -28,11 +28,13 @@ extension GossipInstance {
 
     mutating func sendVerificationPing(_ subject: NodeID, attempt: Int) {
         guard let m = table[subject], m.state == .suspect, let a = address(of: subject) else { return }
-        probeSeq &+= 1
-        verifying[probeSeq] = subject
-        verifications[subject] = Verification(seq: probeSeq, attempt: attempt)
-        let claim = Update(.suspect(id: subject, incarnation: m.claimIncarnation, from: m.claimant), hops: m.hops)
-        send(.ping(seq: probeSeq, from: id, target: subject, updates: [claim]), to: a)
+        let seq = nextSeq()
+        verifying[seq] = subject
+        verifications[subject] = Verification(seq: seq, attempt: attempt)
+        // The claim, and this node's entry: room for the subject's refutation in its ack.
+        var updates = [Update(.entry(me), hops: 0)]
+        if let c = m.claim { updates.insert(Update(.claim(c), hops: m.hops), at: 0) }
+        send(.ping(seq: seq, from: id, target: subject, updates: updates), to: subject, at: a)
         pending.append(.schedule(.verifyTimeout(subject), at: now + scaled(config.probeTimeout)))
     }
 

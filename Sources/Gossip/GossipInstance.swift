@@ -32,9 +32,27 @@ public struct GossipInstance: Sendable {
 
     var now: Instant = .zero
     var pending: [Directive] = []
-    /// Where the updates being applied came from: stale claims about this node are answered there.
+    /// Where the datagram being handled came from, and who sent it: stale claims about this node
+    /// are answered there.
     var replyTo: PeerAddress?
+    var replyPeer: NodeID = .none
+    /// Bytes and datagrams still allowed to `replyTo` while handling one datagram: no more than
+    /// it carried (one datagram), unless that address is `proven`. No amplification.
+    var replyBudget = Int.max
+    var replyPackets = Int.max
+    var challenged = false
     var reasserted = false
+    /// While the updates of a ping are applied: this node's entry goes back inside the ack.
+    var answeringPing = false
+    var entryWanted = false
+    /// Addresses that answered a ping sent to them with their member's key and the ping's random
+    /// sequence number: they can receive there. Replies to these are not capped. Bounded, oldest
+    /// forgotten first.
+    var proven: Set<PeerAddress> = []
+    var provenOrder: Deque<PeerAddress> = []
+    /// Pings sent only to prove a source address, by sequence number (bounded).
+    var challenges: [UInt32: Challenge] = [:]
+    var challengeOrder: Deque<UInt32> = []
 
     // Probing.
     var probeSeq: UInt32 = 0
@@ -130,7 +148,7 @@ public struct GossipInstance: Sendable {
     public mutating func handle(_ input: GossipInput, now: Instant) -> [Directive] {
         begin(now)
         switch input {
-        case .datagram(let m, let from): receiveDatagram(m, from: from)
+        case .datagram(let m, let from, let sender): receiveDatagram(m, from: from, sender: sender)
         case .stream(let m, let from, let conversation): receiveStream(m, from: from, conversation: conversation)
         case .timer(let t): fire(t)
         }
@@ -176,7 +194,13 @@ public struct GossipInstance: Sendable {
         self.now = now
         pending.removeAll(keepingCapacity: true)
         replyTo = nil
+        replyPeer = .none
+        replyBudget = .max
+        replyPackets = .max
+        challenged = false
         reasserted = false
+        answeringPing = false
+        entryWanted = false
     }
 
     mutating func finish() -> [Directive] {
@@ -185,7 +209,84 @@ public struct GossipInstance: Sendable {
         return out
     }
 
-    mutating func send(_ m: GossipMessage, to: PeerAddress) { pending.append(.send(m, to: to)) }
+    /// Sends a datagram to member `peer` at `address`. A reply to an unproven source (the one the
+    /// datagram being handled came from) that would exceed what it sent, in bytes or datagrams,
+    /// is not sent (`GossipStats.amplificationRefused`); a small ping challenges that address
+    /// instead, so that the next exchange is not capped.
+    @discardableResult
+    mutating func send(_ m: GossipMessage, to peer: NodeID, at address: PeerAddress) -> Bool {
+        if address == replyTo && replyBudget != .max {
+            let size = GossipCodec.encodedSize(m)
+            guard size <= replyBudget, replyPackets > 0 else {
+                stats.amplificationRefused += 1
+                challenge(peer, at: address)
+                return false
+            }
+            replyBudget -= size
+            replyPackets -= 1
+        }
+        pending.append(.send(m, to: address, peer: peer))
+        return true
+    }
+
+    /// Bytes a reply to the datagram being handled may still take (for piggybacking).
+    var replyRoom: Int { replyPackets > 0 ? replyBudget : 0 }
+
+    /// Challenges `peer` at `address`, once per datagram handled, if that fits the reply budget:
+    /// its response proves the address.
+    mutating func challenge(_ peer: NodeID, at address: PeerAddress) {
+        guard !challenged, peer != .none, peer != id else { return }
+        challenged = true
+        let seq = nextSeq()
+        let m = GossipMessage.challenge(seq: seq)
+        let size = GossipCodec.encodedSize(m)
+        guard size <= replyBudget, replyPackets > 0 else { return }
+        replyBudget -= size
+        replyPackets -= 1
+        stats.challenges += 1
+        challenges[seq] = Challenge(peer: peer, address: address)
+        challengeOrder.append(seq)
+        while challengeOrder.count > Self.maxChallenges { challenges[challengeOrder.removeFirst()] = nil }
+        pending.append(.send(m, to: address, peer: peer))
+    }
+
+    /// A response to a challenge: from the member challenged, at the address challenged.
+    mutating func receivedResponse(seq: UInt32, from address: PeerAddress, sender: NodeID) {
+        guard let c = challenges[seq], c.peer == sender, c.address == address else { return spoofedAck() }
+        challenges[seq] = nil
+        prove(address)
+    }
+
+    static let maxChallenges = 64
+    static let maxProven = 256
+
+    /// `address` answered a ping sent to it with the key of the member it belongs to.
+    mutating func prove(_ address: PeerAddress) {
+        guard proven.insert(address).inserted else { return }
+        provenOrder.append(address)
+        while provenOrder.count > Self.maxProven { proven.remove(provenOrder.removeFirst()) }
+    }
+
+    /// Sends a datagram to member `peer` at the gossip address of its entry, if it has one.
+    mutating func send(_ m: GossipMessage, to peer: NodeID) {
+        guard let a = address(of: peer) else { return }
+        send(m, to: peer, at: a)
+    }
+
+    /// Whether `sender` is a node of the table that may send datagrams here.
+    func isMember(_ sender: NodeID) -> Bool {
+        sender != id && table[sender]?.isNode == true
+    }
+
+    /// The next probe sequence number: random, so that nobody can guess one to answer.
+    mutating func nextSeq() -> UInt32 {
+        while true {
+            let s = UInt32(truncatingIfNeeded: rng.next())
+            if s != 0 && relays[s] == nil && verifying[s] == nil && challenges[s] == nil && probe?.seq != s {
+                return s
+            }
+        }
+    }
 
     mutating func stream(_ m: GossipMessage, to: PeerAddress, conversation: UInt64 = 0) {
         pending.append(.stream(m, to: to, conversation: conversation))

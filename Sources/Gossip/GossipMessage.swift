@@ -18,6 +18,10 @@ public enum GossipMessage: Sendable {
     case ihave(digests: [Digest])
     /// Please send your update about each of these members.
     case graft(digests: [Digest])
+    /// Address validation: whoever receives this at the address it was sent to answers with a
+    /// `response` naming the same random `seq`. No larger than anything it is sent instead of.
+    case challenge(seq: UInt32)
+    case response(seq: UInt32)
 
     // Stream messages (anti-entropy, join).
     case syncRequest(SyncRequest)
@@ -47,6 +51,8 @@ public enum GossipMessage: Sendable {
         case .push: 5
         case .ihave: 6
         case .graft: 7
+        case .challenge: 8
+        case .response: 9
         case .syncRequest: 16
         case .syncBuckets: 17
         case .syncDigest: 18
@@ -64,6 +70,8 @@ public enum GossipMessage: Sendable {
         case .push: "push"
         case .ihave: "ihave"
         case .graft: "graft"
+        case .challenge: "challenge"
+        case .response: "response"
         case .syncRequest: "sync-request"
         case .syncBuckets: "sync-buckets"
         case .syncDigest: "sync-digest"

@@ -31,6 +31,23 @@ public struct GossipStats: Sendable, Hashable, Codable {
     /// Updates not eagerly pushed because the eager token bucket was empty (a storm).
     public var eagerSkipped = 0
     public var lazyPackets = 0
+    /// Datagrams from an id that is not a node in the table, or whose `from` is not their sender.
+    public var unauthenticated = 0
+    /// Replies not sent because they would have exceeded what an unproven source sent.
+    public var amplificationRefused = 0
+    /// Address challenges sent (a ping that proves a source can receive at its address).
+    public var challenges = 0
+    /// Acks and nacks from someone other than whom the probe asked: ignored.
+    public var spoofedAcks = 0
+    /// Claims at an incarnation above the subject's entry held here: nobody could have made them
+    /// against a real entry.
+    public var claimsAhead = 0
+    /// Claims by a claimant this node does not know (so cannot check): dropped.
+    public var unknownClaimant = 0
+    /// Death claims taken only as suspicion: this node had not suspected the member long enough.
+    public var deathsDowngraded = 0
+    /// Ping-reqs from non-members, or beyond the relay cap: not relayed.
+    public var relaysRefused = 0
 
     public init() {}
 
@@ -44,5 +61,9 @@ public struct GossipStats: Sendable, Hashable, Codable {
         a.verifications += b.verifications; a.verificationsAnswered += b.verificationsAnswered
         a.graftsSent += b.graftsSent; a.syncsStarted += b.syncsStarted; a.syncsEqual += b.syncsEqual
         a.eagerPackets += b.eagerPackets; a.eagerSkipped += b.eagerSkipped; a.lazyPackets += b.lazyPackets
+        a.unauthenticated += b.unauthenticated; a.amplificationRefused += b.amplificationRefused
+        a.challenges += b.challenges; a.spoofedAcks += b.spoofedAcks; a.claimsAhead += b.claimsAhead
+        a.unknownClaimant += b.unknownClaimant; a.deathsDowngraded += b.deathsDowngraded
+        a.relaysRefused += b.relaysRefused
     }
 }

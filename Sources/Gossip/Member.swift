@@ -10,6 +10,9 @@ public struct Member: Sendable {
     /// For `suspect` and `dead`: the node that made the claim (kept when it is relayed, so that a
     /// relay is not mistaken for an independent confirmation).
     public var claimant: NodeID
+    /// For `suspect` and `dead`: the signed claim behind the state, forwarded as it is (nil only in
+    /// tables built by tests).
+    public var claim: Claim?
     /// When this node last changed the row (entry or state).
     public var updatedAt: Instant
     /// Hops the update that last changed the row had travelled (1 = straight from its origin).
@@ -19,8 +22,9 @@ public struct Member: Sendable {
 
     public init(
         entry: SignedEntry, state: MemberState, claimIncarnation: UInt64, claimant: NodeID = .none,
-        updatedAt: Instant, hops: UInt8
+        claim: Claim? = nil, updatedAt: Instant, hops: UInt8
     ) {
+        self.claim = claim
         self.entry = entry
         self.state = state
         self.claimIncarnation = claimIncarnation

@@ -47,6 +47,9 @@ struct Suspicion: Sendable {
     /// Moves the deadline (after a verification showed the member answering).
     mutating func postpone(to t: Instant) { deadline = t }
 
+    /// Whether a confirmation by `from` would count (checked before its signature is).
+    func wouldConfirm(_ from: NodeID) -> Bool { confirmations < k && !confirmers.contains(from) }
+
     /// Adds an independent confirmation; returns whether it counted.
     mutating func confirm(_ from: NodeID) -> Bool {
         guard confirmations < k, !confirmers.contains(from) else { return false }

@@ -5,10 +5,8 @@ public struct Update: Sendable {
     public enum Kind: Sendable {
         /// A signed entry: join, status change, refutation (higher incarnation), graceful leave.
         case entry(SignedEntry)
-        /// `from` suspects `id` at `incarnation`.
-        case suspect(id: NodeID, incarnation: UInt64, from: NodeID)
-        /// `from` declares `id` dead at `incarnation`.
-        case dead(id: NodeID, incarnation: UInt64, from: NodeID)
+        /// A signed claim: its claimant suspects, or declares dead, its subject at an incarnation.
+        case claim(Claim)
     }
 
     public var kind: Kind
@@ -23,15 +21,14 @@ public struct Update: Sendable {
     public var subject: NodeID {
         switch kind {
         case .entry(let e): e.id
-        case .suspect(let id, _, _), .dead(let id, _, _): id
+        case .claim(let c): c.subject
         }
     }
 
     public var precedence: Precedence {
         switch kind {
         case .entry(let e): .entry(e.version)
-        case .suspect(_, let inc, _): .suspect(inc)
-        case .dead(_, let inc, _): .dead(inc)
+        case .claim(let c): c.precedence
         }
     }
 
@@ -40,11 +37,25 @@ public struct Update: Sendable {
         return nil
     }
 
+    public var claim: Claim? {
+        if case .claim(let c) = kind { return c }
+        return nil
+    }
+
     /// Encoded size in bytes (see GossipCodec).
     public var encodedSize: Int {
         switch kind {
         case .entry(let e): 2 + e.encodedSize
-        case .suspect(_, let inc, _), .dead(_, let inc, _): 2 + 16 + ByteWriter.varintSize(inc) + 16
+        case .claim(let c): 2 + c.encodedSize
+        }
+    }
+}
+
+extension Claim {
+    public var precedence: Precedence {
+        switch kind {
+        case .suspect: .suspect(incarnation)
+        case .dead: .dead(incarnation)
         }
     }
 }
@@ -64,24 +75,31 @@ public struct Digest: Hashable, Sendable {
     }
 }
 
-/// A whole row, as exchanged by anti-entropy.
+/// A whole row, as exchanged by anti-entropy: the entry, the state, and for `suspect` and `dead`
+/// the signed claim that put the row there (a `dead` claim may stand behind a `suspect` row: the
+/// holder was still checking it).
 public struct SyncRecord: Sendable {
     public var entry: SignedEntry
     public var state: MemberState
-    public var claimIncarnation: UInt64
-    /// Who made the `suspect` or `dead` claim (on the wire only for those states).
-    public var claimant: NodeID
+    /// The claim behind a `suspect` or `dead` state; nil otherwise.
+    public var claim: Claim?
 
-    public init(entry: SignedEntry, state: MemberState, claimIncarnation: UInt64, claimant: NodeID = .none) {
+    public init(entry: SignedEntry, state: MemberState, claim: Claim? = nil) {
         self.entry = entry
-        self.state = state
-        self.claimIncarnation = claimIncarnation
-        self.claimant = state == .suspect || state == .dead ? claimant : .none
+        // A suspect or dead state without its signed claim cannot be believed: it travels as alive.
+        if state == .suspect || state == .dead, claim == nil {
+            self.state = .alive
+        } else {
+            self.state = state
+        }
+        self.claim = self.state == .suspect || self.state == .dead ? claim : nil
     }
 
-    var hasClaim: Bool { state == .suspect || state == .dead }
+    var hasClaim: Bool { claim != nil }
+
+    public var claimIncarnation: UInt64 { claim?.incarnation ?? 0 }
 
     public var encodedSize: Int {
-        entry.encodedSize + 1 + ByteWriter.varintSize(claimIncarnation) + (hasClaim ? 16 : 0)
+        entry.encodedSize + 1 + ByteWriter.varintSize(claimIncarnation) + (claim.map { 1 + 16 + $0.signature.count } ?? 0)
     }
 }

@@ -18,6 +18,7 @@ public final class GossipShell: @unchecked Sendable {
     private var conversations: [UInt64: Channel] = [:]
     private var nextConversation: UInt64 = 1
     private var counters = ShellCounters()
+    private var pairKeys = PairKeys()
     private let maxDatagram: Int
     /// Called on the event loop for every table change.
     public var onEvent: (@Sendable (MembershipEvent) -> Void)?
@@ -90,9 +91,13 @@ public final class GossipShell: @unchecked Sendable {
     func run(_ directives: [Directive]) {
         for d in directives {
             switch d {
-            case .send(let m, let to):
+            case .send(let m, let to, let peer):
                 guard let udp, let address = try? to.socketAddress() else { continue }
-                let bytes = GossipCodec.encode(m)
+                guard let key = pairKeys.key(for: peer, in: instance) else {
+                    dropped("no-pair-key")
+                    continue
+                }
+                let bytes = GossipCodec.encodeDatagram(m, sender: instance.id, tag: key.tag)
                 counters.datagramsOut += 1
                 counters.bytesOut += bytes.count
                 var buffer = udp.allocator.buffer(capacity: bytes.count)
@@ -109,15 +114,21 @@ public final class GossipShell: @unchecked Sendable {
         }
     }
 
+    /// A datagram reaches the instance only if it decodes, names a member of the table as its
+    /// sender, and carries that member's tag (a host that is not a member cannot make one).
     func received(datagram bytes: [UInt8], from address: SocketAddress) {
         counters.datagramsIn += 1
         counters.bytesIn += bytes.count
         guard let from = PeerAddress(address) else { return dropped("bad-address") }
+        let sealed: SealedDatagram
         do {
-            deliver(.datagram(try GossipCodec.decodeDatagram(bytes, maxSize: maxDatagram), from: from))
+            sealed = try GossipCodec.decodeDatagram(bytes, maxSize: maxDatagram)
         } catch {
-            dropped(error.reason.rawValue)
+            return dropped(error.reason.rawValue)
         }
+        guard let key = pairKeys.key(for: sealed.sender, in: instance) else { return dropped("unknown-sender") }
+        guard key.isValid(tag: sealed.tag, for: sealed.authenticated) else { return dropped("bad-tag") }
+        deliver(.datagram(sealed.message, from: from, sender: sealed.sender))
     }
 
     private func sendStream(_ m: GossipMessage, to: PeerAddress, conversation: UInt64) {

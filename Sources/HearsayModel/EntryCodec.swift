@@ -1,14 +1,14 @@
 /// The canonical byte form of a `PresenceEntry`: what its owner signs and what travels.
 /// Layout (Docs/protocols/gossip-wire.md, "Presence entry"):
 ///
-///     u8 format(=1) | u8 flags | 32 public key | varint incarnation | varint sequence
+///     u8 format(=2) | u8 flags | 32 public key | 32 agreement key | varint incarnation | varint sequence
 ///     str handle | str realm | str protocol | u16 protocol version
 ///     u8 n, n × (u8 len(4|16), address) | u16 gossip port | u16 chat port
 ///     u8 status | str status text | varint capabilities | [str foreign name, if flag 0]
 ///
 /// `str` is a varint byte length then UTF-8.
 enum EntryCodec {
-    static let format: UInt8 = 1
+    static let format: UInt8 = 2
     static let foreignFlag: UInt8 = 1 << 0
 
     static func encodePayload(_ e: PresenceEntry) -> [UInt8] {
@@ -16,6 +16,7 @@ enum EntryCodec {
         w.u8(format)
         w.u8(e.flags.rawValue | (e.isForeign ? foreignFlag : 0))
         w.raw(e.publicKey)
+        w.raw(e.agreementKey)
         w.varint(e.version.incarnation)
         w.varint(e.version.sequence)
         w.string(e.handle)
@@ -38,12 +39,13 @@ enum EntryCodec {
 
     static func decodePayload(_ r: inout ByteReader) throws(WireError) -> PresenceEntry {
         let fmt = try r.u8("entry format")
-        guard fmt == format else { throw WireError(.badVersion, "entry format \(fmt) (this node reads 1)") }
+        guard fmt == format else { throw WireError(.badVersion, "entry format \(fmt) (this node reads \(format))") }
         let rawFlags = try r.u8("entry flags")
         guard rawFlags & ~(PresenceEntry.Flags.known.rawValue | foreignFlag) == 0 else {
             throw WireError(.malformed, "entry flags 0x\(String(rawFlags, radix: 16))")
         }
         let key = try r.raw(32, "public key")
+        let agreement = try r.raw(32, "agreement key")
         let inc = try r.varint("incarnation")
         let seq = try r.varint("sequence")
         let handle = try r.string(max: PresenceEntry.Limits.handle, "handle")
@@ -67,11 +69,13 @@ enum EntryCodec {
         guard caps <= UInt64(UInt32.max) else { throw WireError(.malformed, "capabilities") }
         var foreign: String?
         if rawFlags & foreignFlag != 0 { foreign = try r.string(max: PresenceEntry.Limits.foreignName, "foreign name") }
-        return PresenceEntry(
+        var e = PresenceEntry(
             publicKey: key, foreignName: foreign, handle: handle, realm: realm, protocolName: proto,
             protocolVersion: protoVersion, addresses: addresses, gossipPort: gossipPort, chatPort: chatPort,
             status: status, statusText: text, capabilities: Capabilities(rawValue: UInt32(caps)),
             version: EntryVersion(incarnation: inc, sequence: seq),
             flags: PresenceEntry.Flags(rawValue: rawFlags & ~foreignFlag))
+        e.agreementKey = agreement
+        return e
     }
 }

@@ -4,6 +4,12 @@ import Synchronization
 /// every entry newer than what it holds; injected so the simulator can memoize the pure check.
 public protocol EntryVerifier: Sendable {
     func isAuthentic(_ entry: SignedEntry) -> Bool
+    /// Whether `claim` is signed by the holder of `claimantKey`.
+    func isAuthentic(_ claim: Claim, claimantKey: [UInt8]) -> Bool
+}
+
+extension EntryVerifier {
+    public func isAuthentic(_ claim: Claim, claimantKey: [UInt8]) -> Bool { claim.isAuthentic(claimantKey: claimantKey) }
 }
 
 /// Ed25519 verification, every time.
@@ -21,6 +27,7 @@ public final class MemoizingVerifier: EntryVerifier {
     }
 
     private let memo = Mutex<[Key: Bool]>([:])
+    private let claims = Mutex<[Claim: Bool]>([:])
 
     public init() {}
 
@@ -29,6 +36,13 @@ public final class MemoizingVerifier: EntryVerifier {
         if let known = memo.withLock({ $0[key] }) { return known }
         let ok = entry.hasValidSignature
         memo.withLock { $0[key] = ok }
+        return ok
+    }
+
+    public func isAuthentic(_ claim: Claim, claimantKey: [UInt8]) -> Bool {
+        if let known = claims.withLock({ $0[claim] }) { return known }
+        let ok = claim.isAuthentic(claimantKey: claimantKey)
+        claims.withLock { $0[claim] = ok }
         return ok
     }
 }

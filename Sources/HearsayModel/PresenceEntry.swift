@@ -25,11 +25,16 @@ public struct PresenceEntry: Hashable, Sendable {
         public static let foreignName = 96
         public static let addresses = 4
         /// A signed entry on the wire, all included. Several fit in one 1,400-byte datagram.
-        public static let encodedSize = 400
+        /// (400 in entry format 1; format 2 added the 32-byte key-agreement key.)
+        public static let encodedSize = 432
     }
 
     /// The owner's Ed25519 public key (32 bytes).
     public var publicKey: [UInt8]
+    /// The owner's X25519 key-agreement key (32 bytes), derived from its identity: members
+    /// authenticate datagrams to each other with keys agreed from it (`PairKey`). Filled in by
+    /// `SignedEntry.sign`.
+    public var agreementKey: [UInt8] = []
     /// For a foreign-realm user: their name in that realm (e.g. `alice@laptop`). `nil`: native.
     public var foreignName: String?
     /// Display name.

@@ -29,6 +29,8 @@ public final class SignedEntry: Sendable, Hashable, CustomStringConvertible {
     /// Encodes and signs `entry` with `identity`, which must own it.
     public static func sign(_ entry: PresenceEntry, with identity: NodeIdentity) throws(EntryError) -> SignedEntry {
         guard entry.publicKey == identity.publicKey else { throw EntryError("the entry names another node's key") }
+        var entry = entry
+        entry.agreementKey = identity.agreementPublicKey
         try validate(entry)
         let payload = EntryCodec.encodePayload(entry)
         let size = ByteWriter.varintSize(UInt64(payload.count)) + payload.count + signatureSize
@@ -52,6 +54,7 @@ public final class SignedEntry: Sendable, Hashable, CustomStringConvertible {
             throw EntryError("\(e.addresses.count) addresses; at most \(PresenceEntry.Limits.addresses) are published")
         }
         if e.publicKey.count != 32 { throw EntryError("a public key has 32 bytes") }
+        if e.agreementKey.count != 32 { throw EntryError("a key-agreement key has 32 bytes") }
         // Bit 0 is the codec's foreign flag and other bits are unassigned: decoding would refuse them.
         if !PresenceEntry.Flags.known.isSuperset(of: e.flags) {
             throw EntryError("unknown entry flags 0x\(String(e.flags.rawValue, radix: 16))")

@@ -124,7 +124,7 @@ public enum ScenarioRunner {
                 if hops.count >= h99, h99 > 0 { report.rounds_to_99pct = hops[h99 - 1] }
                 report.sends_per_node_per_update = Double(sp.fullSends) / Double(m.upCount)
             }
-            log?("status change done at \(sim.now)")
+            log?("status change done at \(sim.now): \(totals())")
         }
 
         // 4. A crash, and 5. the restart.

@@ -39,6 +39,7 @@ public final class Simulator {
     public let metrics: SimMetrics
     /// Re-encode and decode every message on its way (exercises the codec; slower).
     public var checkWire = false
+    static let wireKey = PairKey(testingBytes: Array(repeating: 0x5a, count: 32))
     public private(set) var eventsProcessed = 0
 
     var heap = Heap<Event>()
@@ -156,12 +157,19 @@ public final class Simulator {
     func apply(_ directives: [Directive], from i: Int) {
         for d in directives {
             switch d {
-            case .send(var m, let to):
+            case .send(var m, let to, _):
                 let size = GossipCodec.encodedSize(m)
                 metrics.sent(from: i, message: m, bytes: size + 28, packets: 1)
                 guard let j = Self.index(of: to), j < nodes.count else { continue }
                 if network.dropped(using: &rng) || cut(i, j) { continue }
-                if checkWire { m = try! GossipCodec.decodeDatagram(GossipCodec.encode(m), maxSize: config.maxPacketSize) }
+                if checkWire {
+                    // The real bytes, tagged under a key of the simulator's (nodes here are honest; the
+                    // tag is checked so that the trailer's layout is exercised too).
+                    let bytes = GossipCodec.encodeDatagram(m, sender: nodes[i].identity.id, tag: Self.wireKey.tag)
+                    let d = try! GossipCodec.decodeDatagram(bytes, maxSize: config.maxPacketSize)
+                    precondition(d.sender == nodes[i].identity.id && Self.wireKey.isValid(tag: d.tag, for: d.authenticated))
+                    m = d.message
+                }
                 push(.deliver(node: Int32(j), from: nodes[i].address, message: m, stream: false, conversation: 0),
                      at: now.nanoseconds + network.latency(using: &rng))
             case .stream(var m, let to, let conversation):
@@ -207,8 +215,14 @@ public final class Simulator {
                 let i = Int(node)
                 guard var inst = nodes[i].instance else { continue }
                 nodes[i].instance = nil
-                let input: GossipInput = stream
-                    ? .stream(message, from: from, conversation: conversation) : .datagram(message, from: from)
+                let input: GossipInput
+                if stream {
+                    input = .stream(message, from: from, conversation: conversation)
+                } else {
+                    // Who sent it: the node at that address (the simulator's nodes do not spoof).
+                    guard let k = Self.index(of: from), k < nodes.count else { continue }
+                    input = .datagram(message, from: from, sender: nodes[k].identity.id)
+                }
                 let ds = inst.handle(input, now: now)
                 nodes[i].instance = inst
                 apply(ds, from: i)

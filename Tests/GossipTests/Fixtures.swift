@@ -49,10 +49,27 @@ enum Fx {
         return try! SignedEntry.sign(e, with: identity(i))
     }
 
+    /// The Fx identity with id `id`, if there is one.
+    static func identity(of id: NodeID) -> NodeIdentity? { identities.first { $0.id == id } }
+
+    /// A claim signed by `from` if it is an Fx identity; unsigned (64 zero bytes) otherwise.
+    static func claim(_ kind: Claim.Kind, _ subject: NodeID, incarnation: UInt64, from: NodeID) -> Claim {
+        if let i = identity(of: from) { return Claim.make(kind, subject: subject, incarnation: incarnation, by: i) }
+        return Claim(kind: kind, subject: subject, incarnation: incarnation, claimant: from,
+                     signature: [UInt8](repeating: 0, count: Claim.signatureSize))
+    }
+
+    /// A row; a suspect or dead one carries a claim by node 2 (or `claimant`).
     static func member(
-        _ e: SignedEntry, state: MemberState = .alive, claim: UInt64 = 0, at: Instant = .zero
+        _ e: SignedEntry, state: MemberState = .alive, claim: UInt64 = 0, at: Instant = .zero, claimant: Int = 2
     ) -> Member {
-        Member(entry: e, state: state, claimIncarnation: claim, updatedAt: at, hops: 1)
+        let c: Claim? = switch state {
+        case .suspect: Fx.claim(.suspect, e.id, incarnation: claim, from: id(claimant))
+        case .dead: Fx.claim(.dead, e.id, incarnation: claim, from: id(claimant))
+        default: nil
+        }
+        return Member(entry: e, state: state, claimIncarnation: claim, claimant: c?.claimant ?? .none, claim: c,
+                      updatedAt: at, hops: 1)
     }
 
     /// A table holding nodes `ids` alive at version 1.0, with `overrides` replacing or adding rows.
@@ -80,9 +97,9 @@ enum Fx {
 // MARK: Driving an instance
 
 extension GossipInstance {
-    /// Delivers a datagram from node `i`'s address.
+    /// Delivers a datagram from node `i`'s address, tagged by node `i` (as the shell has checked).
     mutating func deliver(_ m: GossipMessage, from i: Int, at t: Instant = .zero) -> [Directive] {
-        handle(.datagram(m, from: Fx.address(i)), now: t)
+        handle(.datagram(m, from: Fx.address(i), sender: Fx.id(i)), now: t)
     }
 
     mutating func deliverStream(_ m: GossipMessage, from a: PeerAddress, conversation: UInt64 = 1, at t: Instant = .zero)
@@ -100,7 +117,7 @@ extension GossipInstance {
 
 extension Array where Element == Directive {
     var sends: [(message: GossipMessage, to: PeerAddress)] {
-        compactMap { if case .send(let m, let to) = $0 { (m, to) } else { nil } }
+        compactMap { if case .send(let m, let to, _) = $0 { (m, to) } else { nil } }
     }
 
     var streams: [(message: GossipMessage, to: PeerAddress, conversation: UInt64)] {
@@ -151,13 +168,36 @@ extension Update {
     func isEntry(of id: NodeID) -> Bool { entry?.id == id }
 
     func isSuspect(_ id: NodeID, incarnation: UInt64? = nil) -> Bool {
-        if case .suspect(let s, let inc, _) = kind { return s == id && (incarnation.map { $0 == inc } ?? true) }
-        return false
+        guard let c = claim, c.kind == .suspect else { return false }
+        return c.subject == id && (incarnation.map { $0 == c.incarnation } ?? true)
     }
 
     func isDead(_ id: NodeID, incarnation: UInt64? = nil) -> Bool {
-        if case .dead(let s, let inc, _) = kind { return s == id && (incarnation.map { $0 == inc } ?? true) }
-        return false
+        guard let c = claim, c.kind == .dead else { return false }
+        return c.subject == id && (incarnation.map { $0 == c.incarnation } ?? true)
+    }
+}
+
+/// The claims of the old wire, signed by their claimant when it is an Fx identity.
+extension Update.Kind {
+    static func suspect(id: NodeID, incarnation: UInt64, from: NodeID) -> Update.Kind {
+        .claim(Fx.claim(.suspect, id, incarnation: incarnation, from: from))
+    }
+
+    static func dead(id: NodeID, incarnation: UInt64, from: NodeID) -> Update.Kind {
+        .claim(Fx.claim(.dead, id, incarnation: incarnation, from: from))
+    }
+}
+
+extension SyncRecord {
+    /// A record whose claim (for suspect and dead) is signed by `claimant` (node 2 by default).
+    init(entry: SignedEntry, state: MemberState, claimIncarnation: UInt64, claimant: NodeID = Fx.id(2)) {
+        let c: Claim? = switch state {
+        case .suspect: Fx.claim(.suspect, entry.id, incarnation: claimIncarnation, from: claimant)
+        case .dead: Fx.claim(.dead, entry.id, incarnation: claimIncarnation, from: claimant)
+        default: nil
+        }
+        self.init(entry: entry, state: state, claim: c)
     }
 }
 

@@ -87,7 +87,7 @@ import Testing
         #expect(theirs.id == NodeID(foreignUser: "carol@laptop", realm: "xmpp-ll", owner: Fx.id(2)))
         // A changed copy of node 0's signed entry (a higher version, node 0's key) fails the signature.
         // Payload: u8 format | u8 flags | 32 key | varint incarnation (1: one byte) | varint sequence | ...
-        let tampered = try UpdateApplyTests.tampered(signed) { $0[35] = 5 }
+        let tampered = try UpdateApplyTests.tampered(signed) { $0[UpdateApplyTests.sequenceOffset] = 5 }
         #expect(tampered.version.sequence == 5)
         var other = Fx.instance(1, knowing: [0, 2])
         _ = other.deliver(.push(updates: ds.pushes[0].0), from: 0)

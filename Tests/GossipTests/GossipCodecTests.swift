@@ -49,6 +49,8 @@ import Testing
         .ihave(digests: digests),
         .ihave(digests: []),
         .graft(digests: digests),
+        .challenge(seq: 9),
+        .response(seq: .max),
     ]
 
     static let streams: [GossipMessage] = [
@@ -68,16 +70,38 @@ import Testing
 
     static let all = datagrams + streams
 
+    static let key = PairKey(testingBytes: Array(repeating: 3, count: 32))
+    static let trailer = [UInt8](repeating: 0, count: GossipCodec.trailerSize)
+
+    /// Who a datagram says sent it: the `from` of the probe messages, else node 0.
+    static func sender(of m: GossipMessage) -> NodeID {
+        switch m {
+        case .ping(_, let f, _, _), .ack(_, let f, _), .pingReq(_, let f, _, _, _), .nack(_, let f): f
+        default: Fx.id(0)
+        }
+    }
+
+    /// The bytes on the wire: a datagram with its trailer, a stream message as it is.
+    static func wire(_ m: GossipMessage) -> [UInt8] {
+        m.isStream ? GossipCodec.encode(m) : GossipCodec.encodeDatagram(m, sender: sender(of: m), tag: key.tag)
+    }
+
+    static func open(_ bytes: [UInt8], maxSize: Int = 1400) throws(WireError) -> GossipMessage {
+        try GossipCodec.decodeDatagram(bytes, maxSize: maxSize).message
+    }
+
     // MARK: Round trips
 
     @Test func everyMessageRoundTripsWithEqualFields() throws {
         #expect(Self.datagrams.allSatisfy { !$0.isStream })
         #expect(Self.streams.allSatisfy { $0.isStream })
         for m in Self.datagrams {
-            let bytes = GossipCodec.encode(m)
-            let d = try GossipCodec.decodeDatagram(bytes)
-            expectSame(d, m)
-            #expect(GossipCodec.encode(d) == bytes, "\(m.name)")
+            let bytes = Self.wire(m)
+            let sealed = try GossipCodec.decodeDatagram(bytes)
+            expectSame(sealed.message, m)
+            #expect(sealed.sender == Self.sender(of: m))
+            #expect(Self.key.isValid(tag: sealed.tag, for: sealed.authenticated), "\(m.name)")
+            #expect(Self.wire(sealed.message) == bytes, "\(m.name)")
         }
         for m in Self.streams {
             let bytes = GossipCodec.encode(m)
@@ -88,7 +112,7 @@ import Testing
     }
 
     @Test func decodedEntriesKeepTheirSignatures() throws {
-        let d = try GossipCodec.decodeDatagram(GossipCodec.encode(.push(updates: Self.updates)))
+        let d = try Self.open(Self.wire(.push(updates: Self.updates)))
         let entries = d.updates.compactMap(\.entry)
         #expect(entries.count == 2)
         #expect(entries.allSatisfy { $0.hasValidSignature })
@@ -99,17 +123,20 @@ import Testing
 
     @Test func encodedSizeMatchesTheEncoding() {
         for m in Self.all {
-            #expect(GossipCodec.encodedSize(m) == GossipCodec.encode(m).count, "\(m.name)")
+            #expect(GossipCodec.encodedSize(m) == Self.wire(m).count, "\(m.name)")
         }
     }
 
     @Test func everyStrictPrefixFailsToDecode() {
         for m in Self.all {
-            let bytes = GossipCodec.encode(m)
+            let body = GossipCodec.encode(m)
+            let bytes = Self.wire(m)
             var accepted = [Int]()
+            for n in 0..<body.count where wireError({ _ = try GossipCodec.decode(Array(body[0..<n]), sender: .none) }) == nil {
+                accepted.append(n)
+            }
             for n in 0..<bytes.count {
                 let prefix = Array(bytes[0..<n])
-                if wireError({ _ = try GossipCodec.decode(prefix) }) == nil { accepted.append(n) }
                 let viaPublic = m.isStream
                     ? wireError { _ = try GossipCodec.decodeStream(prefix) }
                     : wireError { _ = try GossipCodec.decodeDatagram(prefix, maxSize: 1 << 20) }
@@ -123,11 +150,11 @@ import Testing
 
     @Test func oversizedDatagramIsRefused() throws {
         let big = GossipMessage.push(updates: Array(repeating: Update(.entry(Self.e1)), count: 12))
-        let bytes = GossipCodec.encode(big)
+        let bytes = Self.wire(big)
         #expect(bytes.count > 1400)
         #expect(wireError { _ = try GossipCodec.decodeDatagram(bytes, maxSize: 1400) }?.reason == .oversized)
         // The same bytes are fine when the limit allows them: only the size was wrong.
-        let d = try GossipCodec.decodeDatagram(bytes, maxSize: bytes.count)
+        let d = try Self.open(bytes, maxSize: bytes.count)
         #expect(d.updates.count == 12)
         // Size is checked before parsing: junk over the limit is oversized, not malformed.
         #expect(wireError { _ = try GossipCodec.decodeDatagram([UInt8](repeating: 0xff, count: 1401)) }?.reason
@@ -135,28 +162,28 @@ import Testing
     }
 
     @Test func unknownTypeByteIsRefused() {
-        for type: UInt8 in [0, 8, 15, 21, 99, 255] {
-            #expect(wireError { _ = try GossipCodec.decode([GossipCodec.version, type]) }?.reason == .unknownType,
-                    "type \(type)")
-            #expect(wireError { _ = try GossipCodec.decodeDatagram([GossipCodec.version, type, 0, 0]) }?.reason
+        for type: UInt8 in [0, 10, 15, 21, 99, 255] {
+            #expect(wireError { _ = try GossipCodec.decode([GossipCodec.version, type], sender: .none) }?.reason
+                == .unknownType, "type \(type)")
+            #expect(wireError { _ = try GossipCodec.decodeDatagram([GossipCodec.version, type, 0, 0] + Self.trailer) }?.reason
                 == .unknownType)
         }
         // An unknown update kind inside a push is refused too.
         var w = ByteWriter()
         w.u8(GossipCodec.version); w.u8(5); w.u8(1); w.u8(9); w.u8(0)
         w.id(Fx.id(1)); w.varint(1); w.id(Fx.id(2))
-        #expect(wireError { _ = try GossipCodec.decodeDatagram(w.bytes) }?.reason == .unknownType)
+        #expect(wireError { _ = try GossipCodec.decodeDatagram(w.bytes + Self.trailer) }?.reason == .unknownType)
     }
 
     @Test func wrongVersionIsRefused() {
         for m in [Self.datagrams[0], Self.streams[0]] {
-            for version: UInt8 in [0, 2, 255] {
+            for version: UInt8 in [0, 1, 3, 255] {
                 var bytes = GossipCodec.encode(m)
                 bytes[0] = version
-                #expect(wireError { _ = try GossipCodec.decode(bytes) }?.reason == .badVersion)
+                #expect(wireError { _ = try GossipCodec.decode(bytes, sender: .none) }?.reason == .badVersion)
             }
         }
-        #expect(wireError { _ = try GossipCodec.decodeStream([2, 20]) }?.reason == .badVersion)
+        #expect(wireError { _ = try GossipCodec.decodeStream([1, 20]) }?.reason == .badVersion)
     }
 
     @Test func trailingBytesAreMalformed() {
@@ -165,7 +192,7 @@ import Testing
                 let bytes = GossipCodec.encode(m) + junk
                 let error = m.isStream
                     ? wireError { _ = try GossipCodec.decodeStream(bytes) }
-                    : wireError { _ = try GossipCodec.decodeDatagram(bytes) }
+                    : wireError { _ = try GossipCodec.decodeDatagram(bytes + Self.trailer) }
                 #expect(error?.reason == .malformed, "\(m.name) + \(junk)")
             }
         }
@@ -174,14 +201,13 @@ import Testing
     @Test func streamTypesAreRefusedInDatagramsAndViceVersa() throws {
         for m in Self.streams {
             let bytes = GossipCodec.encode(m)
-            #expect(wireError { _ = try GossipCodec.decodeDatagram(bytes, maxSize: 1 << 20) }?.reason == .unknownType,
-                    "\(m.name)")
+            #expect(wireError { _ = try GossipCodec.decodeDatagram(bytes + Self.trailer, maxSize: 1 << 20) }?.reason
+                == .unknownType, "\(m.name)")
             _ = try GossipCodec.decodeStream(bytes)
         }
         for m in Self.datagrams {
-            let bytes = GossipCodec.encode(m)
-            #expect(wireError { _ = try GossipCodec.decodeStream(bytes) }?.reason == .unknownType, "\(m.name)")
-            _ = try GossipCodec.decodeDatagram(bytes)
+            #expect(wireError { _ = try GossipCodec.decodeStream(GossipCodec.encode(m)) }?.reason == .unknownType, "\(m.name)")
+            _ = try Self.open(Self.wire(m))
         }
     }
 
@@ -211,20 +237,20 @@ import Testing
                 ("sync-records wants", message(19) { $0.varint(0); $0.varint(n); $0.raw([UInt8](repeating: 1, count: 64)) }),
             ]
             for (what, bytes) in cases {
-                #expect(wireError { _ = try GossipCodec.decode(bytes) } != nil, "\(what) claiming \(n)")
+                #expect(wireError { _ = try GossipCodec.decode(bytes, sender: .none) } != nil, "\(what) claiming \(n)")
             }
         }
         // A full count byte of updates with nothing behind it.
-        #expect(wireError { _ = try GossipCodec.decode(message(5) { $0.u8(255) }) }?.reason == .truncated)
+        #expect(wireError { _ = try GossipCodec.decode(message(5) { $0.u8(255) }, sender: .none) }?.reason == .truncated)
         // A bad sync kind and a bad member state are malformed.
         #expect(wireError { _ = try GossipCodec.decode(message(16) { w in
             w.u8(9); w.id(Fx.id(1)); w.u64(0); w.varint(0); w.varint(0)
-        }) }?.reason == .malformed)
+        }, sender: .none) }?.reason == .malformed)
         var rec = GossipCodec.encode(.syncRecords(records: [Self.records[0]], wants: []))
         let stateOffset = rec.count - 3  // state byte, claim varint (0), want count (0)
         #expect(rec[stateOffset] == MemberState.alive.rawValue)
         rec[stateOffset] = 9
-        #expect(wireError { _ = try GossipCodec.decode(rec) }?.reason == .malformed)
+        #expect(wireError { _ = try GossipCodec.decode(rec, sender: .none) }?.reason == .malformed)
     }
 
     // MARK: Field comparison
@@ -243,6 +269,8 @@ import Testing
             expectSame(u1, u2, sourceLocation: sourceLocation)
         case let (.nack(s1, f1), .nack(s2, f2)):
             #expect(s1 == s2 && f1 == f2, sourceLocation: sourceLocation)
+        case let (.challenge(s1), .challenge(s2)), let (.response(s1), .response(s2)):
+            #expect(s1 == s2, sourceLocation: sourceLocation)
         case let (.push(u1), .push(u2)):
             expectSame(u1, u2, sourceLocation: sourceLocation)
         case let (.ihave(d1), .ihave(d2)), let (.graft(d1), .graft(d2)):
@@ -276,8 +304,8 @@ import Testing
             case let (.entry(e1), .entry(e2)):
                 #expect(e1 == e2 && e1.payload == e2.payload && e1.signature == e2.signature && e1.id == e2.id,
                         sourceLocation: sourceLocation)
-            case let (.suspect(i1, n1, f1), .suspect(i2, n2, f2)), let (.dead(i1, n1, f1), .dead(i2, n2, f2)):
-                #expect(i1 == i2 && n1 == n2 && f1 == f2, sourceLocation: sourceLocation)
+            case let (.claim(c1), .claim(c2)):
+                #expect(c1 == c2, sourceLocation: sourceLocation)
             default:
                 Issue.record("update kinds differ: \(x.kind) vs \(y.kind)", sourceLocation: sourceLocation)
             }
@@ -287,8 +315,7 @@ import Testing
     func expectSame(_ a: [SyncRecord], _ b: [SyncRecord], sourceLocation: SourceLocation) {
         #expect(a.count == b.count, sourceLocation: sourceLocation)
         for (x, y) in zip(a, b) {
-            #expect(x.entry == y.entry && x.state == y.state && x.claimIncarnation == y.claimIncarnation
-                        && x.claimant == y.claimant, sourceLocation: sourceLocation)
+            #expect(x.entry == y.entry && x.state == y.state && x.claim == y.claim, sourceLocation: sourceLocation)
         }
     }
 }

@@ -56,6 +56,7 @@ import Testing
             Fx.member(held),
             Fx.member(Fx.signed(4), state: .suspect, claim: 1),
         ])
+        node.prove(Fx.address(2))  // it answered a probe: the answer is not capped at the graft's size
         let ds = node.deliver(.graft(digests: [
             Self.digest(1, seq: 5),
             Digest(id: Fx.id(4), precedence: .suspect(1)),
@@ -90,6 +91,17 @@ import Testing
 
         let graft = try #require(b.deliver(.ihave(digests: ihave), from: 0).grafts.first)
         #expect(graft.to == Fx.address(0))
+        // B has not proven its address to A: A answers the graft with a challenge, which B
+        // answers; then B's graft again (its timer) gets the push.
+        let first = a.deliver(.graft(digests: graft.0), from: 1)
+        #expect(first.pushes.isEmpty)
+        let challenge = try #require(first.sends.first { if case .challenge = $0.message { true } else { false } })
+        #expect(challenge.to == Fx.address(1))
+        guard case .challenge(let nonce) = challenge.message else { return }
+        let response = b.deliver(.challenge(seq: nonce), from: 0)
+        #expect(response.sends.count == 1)
+        _ = a.deliver(response.sends[0].message, from: 1)
+        #expect(a.proven.contains(Fx.address(1)))
         let answer = try #require(a.deliver(.graft(digests: graft.0), from: 1).pushes.first)
         #expect(answer.to == Fx.address(1))
         _ = b.deliver(.push(updates: answer.0), from: 0)

@@ -87,8 +87,10 @@ import Testing
         #expect(node.table[Fx.id(1)]?.state == .suspect)
         #expect(ds.pushes.count == 1)
         #expect(ds.pushes.first?.to == Fx.address(1))
-        #expect(ds.pushes.first?.0.count == 1)
+        // The signed claim, and this node's entry (room in a reply for the refutation).
+        #expect(ds.pushes.first?.0.count == 2)
         #expect(ds.pushes.first?.0.first?.isSuspect(Fx.id(1), incarnation: 1) == true)
+        #expect(ds.pushes.first?.0.last?.entry == node.me)
         #expect(node.awareness == 1)  // a failed probe with no relays to vouch for us
     }
 

@@ -37,7 +37,7 @@ import Testing
         #expect(deadPushes.count == Fx.config.eagerFanout)
         #expect(!deadPushes.contains { $0.to == Fx.address(1) })  // the dead are not gossiped to
         // The news carries this node as its origin.
-        if case .dead(_, _, let from)? = deadPushes.first?.0.first?.kind { #expect(from == Fx.id(0)) }
+        #expect(deadPushes.first?.0.first?.claim?.claimant == Fx.id(0))
 
         // Only once.
         #expect(node.tick(.suspicion(id1), at: deadline + .seconds(1)).isEmpty)

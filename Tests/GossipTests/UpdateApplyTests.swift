@@ -18,9 +18,10 @@ import Testing
         return d
     }
 
-    // Payload layout: u8 format | u8 flags | 32 key | varint incarnation | varint sequence | ...
+    // Payload layout: u8 format | u8 flags | 32 key | 32 agreement key | varint incarnation |
+    // varint sequence | ...
     static let keyRange = 2..<34
-    static let sequenceOffset = 35
+    static let sequenceOffset = 67
 
     @Test func newEntryIsAppliedAnnouncedAndEagerlyPushed() throws {
         var node = Fx.instance(0, knowing: [1, 2, 3, 4, 5])
@@ -67,9 +68,9 @@ import Testing
     @Test func eagerPushNeverExceedsTheLiveMembers() {
         var node = Fx.instance(0, knowing: [1])
         let ds = node.deliver(.push(updates: [Update(.entry(Fx.signed(2)))]), from: 1)
-        // Only 1 and the new member 2 are live besides this node.
-        #expect(ds.pushes.count == 2)
-        #expect(Set(ds.pushes.map(\.to)) == [Fx.address(1), Fx.address(2)])
+        // Only 1 and the new member 2 are live besides this node, and 1 sent the news.
+        #expect(ds.pushes.count == 1)
+        #expect(Set(ds.pushes.map(\.to)) == [Fx.address(2)])
     }
 
     func expectRefusedAsForged(_ forged: SignedEntry, by node: inout GossipInstance) {
@@ -184,7 +185,11 @@ import Testing
     @Test func deathIsOverturnedOnlyByAHigherIncarnation() {
         var node = Fx.instance(0, knowing: [1, 2, 3])
         let id1 = Fx.id(1)
+        // One member's death claim is only a suspicion here; the suspicion held long enough, it is death.
         _ = node.deliver(.push(updates: [Update(.dead(id: id1, incarnation: 1, from: Fx.id(2)))]), from: 2)
+        #expect(node.table[id1]?.state == .suspect)
+        #expect(node.stats.deathsDowngraded == 1)
+        _ = node.deliver(.push(updates: [Update(.dead(id: id1, incarnation: 1, from: Fx.id(3)))]), from: 3, at: Fx.at(5))
         #expect(node.table[id1]?.state == .dead)
         #expect(node.table.liveCount == 3)
         _ = node.deliver(.push(updates: [Update(.suspect(id: id1, incarnation: 1, from: Fx.id(3)))]), from: 3)

@@ -1,4 +1,5 @@
 import Foundation
+import Gossip
 import HearsayModel
 import HearsayNode
 import Testing
@@ -172,11 +173,14 @@ func hearsayExecutable() throws -> String {
                                   gossipPort: 1, chatPort: 1, version: EntryVersion(incarnation: UInt64.max - 9, sequence: 0))
         let signed = try SignedEntry.sign(entry, with: forger)
         entry.publicKey = victimKey.publicKey  // claim another key: the signature no longer matches
-        var w = ByteWriter()
-        w.u8(1); w.u8(5); w.u8(1); w.u8(0); w.u8(0)
         var payload = signed.payload
         payload.replaceSubrange(2..<34, with: victimKey.publicKey)
-        w.lengthPrefixed(payload); w.raw(signed.signature)
+        var forged = ByteWriter()
+        forged.lengthPrefixed(payload); forged.raw(signed.signature)
+        // As a datagram (a push, untagged, from an id nobody knows): dropped before the state machine.
+        var w = ByteWriter()
+        w.u8(GossipCodec.version); w.u8(5); w.u8(1); w.u8(0); w.u8(0)
+        w.raw(forged.bytes); w.id(forger.id); w.raw([UInt8](repeating: 0, count: 16))
         send(w.bytes)
         // TCP: a frame announcing 8 MiB + 1 bytes, and a frame that does not decode: each closes its connection.
         func tcp(_ bytes: [UInt8]) -> Bool {
@@ -194,12 +198,19 @@ func hearsayExecutable() throws -> String {
         }
         let huge = UInt32(8 << 20) + 1
         #expect(tcp(withUnsafeBytes(of: huge.bigEndian, Array.init)))
-        #expect(tcp([0, 0, 0, 3, 1, 99, 0]))
+        #expect(tcp([0, 0, 0, 3, GossipCodec.version, 99, 0]))
+        // The forged entry in an anti-entropy frame: decoded, then refused by its signature.
+        var records = ByteWriter()
+        records.u8(GossipCodec.version); records.u8(19); records.varint(1); records.raw(forged.bytes)
+        records.u8(MemberState.alive.rawValue); records.varint(0); records.varint(0)
+        let frame = records.bytes
+        _ = tcp(withUnsafeBytes(of: UInt32(frame.count).bigEndian, Array.init) + frame)
         usleep(500_000)
 
         let stats = try #require(try? ControlClient(path: c.data(0) + "/control.sock").request(ControlRequest(op: "stats")))
         #expect((stats.wire?.dropped["oversized"] ?? 0) >= 2)
         #expect((stats.wire?.dropped["unknown-type"] ?? 0) >= 1)
+        #expect((stats.wire?.dropped["unknown-sender"] ?? 0) >= 1)
         let dropped = stats.wire?.dropped.values.reduce(0, +) ?? 0
         #expect(dropped >= 150, "dropped \(stats.wire?.dropped ?? [:])")
         #expect(stats.gossip?.rejectedForged == 1)

@@ -11,7 +11,11 @@ import Testing
         let e = try! SignedEntry.sign(PresenceEntry(
             publicKey: id.publicKey, handle: "n\(seed)", addresses: [.ipv4(127, 0, 0, 1)], gossipPort: 1, chatPort: 2,
             version: EntryVersion(incarnation: inc, sequence: seq)), with: id)
-        return SyncRecord(entry: e, state: state, claimIncarnation: claim, claimant: state == .alive ? .none : NodeID(hi: 1, lo: 1))
+        var crng = SeededRandom(seed: 999)
+        let claimant = NodeIdentity.deterministic(using: &crng)
+        let kind: Claim.Kind = state == .dead ? .dead : .suspect
+        let c = state == .alive || state == .left ? nil : Claim.make(kind, subject: e.id, incarnation: claim, by: claimant)
+        return SyncRecord(entry: e, state: state, claim: c)
     }
 
     @Test("equal tables have no differences; each kind of difference names the newer side")

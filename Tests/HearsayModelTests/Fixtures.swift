@@ -21,11 +21,13 @@ enum Fixture {
         status: PresenceStatus = .available, statusText: String = "", capabilities: Capabilities = [.chat],
         version: EntryVersion = EntryVersion(incarnation: 3, sequence: 17), flags: PresenceEntry.Flags = []
     ) -> PresenceEntry {
-        PresenceEntry(
+        var e = PresenceEntry(
             publicKey: identity.publicKey, foreignName: foreignName, handle: handle, realm: realm,
             protocolName: protocolName, protocolVersion: protocolVersion, addresses: addresses,
             gossipPort: gossipPort, chatPort: chatPort, status: status, statusText: statusText,
             capabilities: capabilities, version: version, flags: flags)
+        e.agreementKey = identity.agreementPublicKey  // as signing fills it in
+        return e
     }
 
     /// A foreign (XEP-0174) user observed by alice.
@@ -76,9 +78,10 @@ func wireError<T>(sourceLocation: SourceLocation = #_sourceLocation, _ body: () 
 /// `EntryCodec` (Docs/protocols/gossip-wire.md), so tests can build valid and broken payloads
 /// independently of the codec under test.
 struct PayloadBuilder {
-    var format: UInt8 = 1
+    var format: UInt8 = 2
     var flags: UInt8 = 0
     var publicKey: [UInt8]
+    var agreementKey: [UInt8]
     var incarnation: UInt64 = 3
     var sequence: UInt64 = 17
     var handle = Array("alice".utf8)
@@ -97,13 +100,18 @@ struct PayloadBuilder {
     var foreignName: [UInt8]?
     var trailing: [UInt8] = []
 
-    init(publicKey: [UInt8] = Fixture.alice.publicKey) { self.publicKey = publicKey }
+    init(publicKey: [UInt8] = Fixture.alice.publicKey) {
+        self.publicKey = publicKey
+        agreementKey = [Fixture.alice, Fixture.bob].first { $0.publicKey == publicKey }?.agreementPublicKey
+            ?? [UInt8](repeating: 9, count: 32)
+    }
 
     var bytes: [UInt8] {
         var w = ByteWriter()
         w.u8(format)
         w.u8(flags)
         w.raw(publicKey)
+        w.raw(agreementKey)
         w.varint(incarnation)
         w.varint(sequence)
         w.lengthPrefixed(handle)

@@ -50,7 +50,7 @@ import Testing
         #expect(PresenceEntry.Limits.statusText == 96)
         #expect(PresenceEntry.Limits.foreignName == 96)
         #expect(PresenceEntry.Limits.addresses == 4)
-        #expect(PresenceEntry.Limits.encodedSize == 400)
+        #expect(PresenceEntry.Limits.encodedSize == 432)
         #expect(PresenceEntry.Flags.left.rawValue == 2)
         #expect(PresenceEntry.Flags.retracted.rawValue == 4)
     }
