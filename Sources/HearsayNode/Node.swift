@@ -326,7 +326,7 @@ public final class Node: @unchecked Sendable {
                 #if Chat
                 if let chat = self.chat {
                     let (counts, outbox) = await chat.stats()
-                    self.metrics.sampleChat(counts, outbox: outbox)
+                    self.metrics.sampleChat(counts, outbox: outbox, storeFailures: chat.writerCounts.failures)
                 }
                 #endif
             }
