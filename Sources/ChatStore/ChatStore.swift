@@ -7,87 +7,6 @@ import GRDB
 import HearsayModel
 import NativeWire
 
-/// One message as stored: the conversation it belongs to (the peer), which way it went, and
-/// where it is in its life.
-public struct StoredMessage: Hashable, Sendable {
-    public enum Direction: String, Sendable { case outgoing = "out", incoming = "in" }
-    public enum State: String, Sendable {
-        /// Outgoing, in the outbox: not acknowledged yet.
-        case queued
-        /// Outgoing, acknowledged: the receiver has stored it.
-        case delivered
-        /// Incoming, stored (and acknowledged).
-        case received
-        /// Incoming or outgoing, read by the person it was for.
-        case read
-    }
-
-    public var id: MessageID
-    public var peer: NodeID
-    public var direction: Direction
-    public var sender: NodeID
-    public var text: String
-    public var sentAtMillis: Int64
-    public var state: State
-    /// Order of storing, across the whole store.
-    public var sequence: Int64
-}
-
-/// A message waiting in the outbox.
-public struct OutboxItem: Hashable, Sendable {
-    public var message: StoredMessage
-    public var attempts: Int
-    public var nextAttemptMillis: Int64
-}
-
-/// One write of a group commit (`ChatStore.commit`).
-public enum StoreOp: Sendable, Hashable {
-    case queue(ChatMessage, to: NodeID)
-    case receive(ChatMessage, from: NodeID)
-    case acknowledged(MessageID)
-    case attempted(MessageID, nextAttemptMillis: Int64)
-    case markRead(MessageID)
-    /// A peer seen in the table: its handle, realm, key and address, kept for when it is gone.
-    case rememberPeer(KnownPeer)
-}
-
-/// A peer the node has seen in the table (so that a conversation with someone offline, or gone
-/// from the table, still has a name and a key).
-public struct KnownPeer: Hashable, Sendable {
-    public var id: NodeID
-    public var handle: String
-    public var realm: String
-    public var publicKey: [UInt8]
-    public var address: String?
-    public var lastSeenMillis: Int64
-
-    public init(id: NodeID, handle: String, realm: String, publicKey: [UInt8], address: String?, lastSeenMillis: Int64) {
-        self.id = id
-        self.handle = handle
-        self.realm = realm
-        self.publicKey = publicKey
-        self.address = address
-        self.lastSeenMillis = lastSeenMillis
-    }
-}
-
-/// One conversation in the list of conversations: with whom, how many unread, the last message.
-public struct ConversationSummary: Hashable, Sendable {
-    public var peer: NodeID
-    public var messages: Int
-    public var unread: Int
-    public var queued: Int
-    public var last: StoredMessage?
-}
-
-/// Whether an incoming message was new.
-public enum Receipt: Sendable, Equatable { case stored, duplicate }
-
-/// Why the store refused, with what to do.
-public struct StoreError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-}
-
 /// The node's durable chat state: history, outbox, friends and known peers, in SQLite
 /// (`<data>/chat.sqlite`, WAL) through GRDB. Each write is one transaction named after what it
 /// means; migrations are frozen once shipped (append new ones, never edit old ones).
@@ -173,7 +92,28 @@ public final class ChatStore: Sendable {
                 t.column("last_seen", .integer).notNull()
             }
         }
+        // Frozen once shipped: append, never edit.
+        m.registerMigration("v2-relayed") { db in
+            try db.alter(table: "message") { t in t.add(column: "via", .text) }
+        }
         return m
+    }
+
+    /// Caps the database at `pages` pages (`PRAGMA max_page_count`; nil: SQLite's default):
+    /// beyond it every write fails as on a full disk. For tests of what a full disk does.
+    public func limitSize(pages: Int?) throws(StoreError) {
+        do {
+            try db.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA max_page_count = \(pages ?? 1_073_741_823)")
+            }
+        } catch {
+            throw StoreError(description: "cannot limit the chat store's size: \(error)")
+        }
+    }
+
+    /// Pages the database uses now.
+    public func pageCount() throws(StoreError) -> Int {
+        try read { db in try Int.fetchOne(db, sql: "PRAGMA page_count") ?? 0 }
     }
 
     // MARK: Outgoing
@@ -260,56 +200,6 @@ public final class ChatStore: Sendable {
             _ = try checkpointer.writeWithoutTransaction { try $0.checkpoint(truncate ? .truncate : .passive) }
         } catch {
             throw StoreError(description: "chat store checkpoint failed: \(error)")
-        }
-    }
-
-    // MARK: Group commit
-
-    /// Applies `ops` in order in one transaction (one WAL commit for the lot): the node's writer
-    /// gathers what arrives while the previous commit runs. Returns one flag per op: `queue` and
-    /// `receive` true when stored (false: the id was already there), `acknowledged` true when it
-    /// took the message out of the outbox, `attempted` and `markRead` true when the row exists.
-    public func commit(_ ops: [StoreOp]) throws(StoreError) -> [Bool] {
-        try write { db in
-            var out = [Bool]()
-            out.reserveCapacity(ops.count)
-            for op in ops {
-                switch op {
-                case .queue(let m, let peer):
-                    try db.cachedStatement(sql: """
-                        INSERT OR IGNORE INTO message (id, peer, direction, sender, text, sent_at, state)
-                        VALUES (?, ?, 'out', ?, ?, ?, 'queued')
-                        """).execute(arguments: [m.id.description, peer.base32, m.sender.base32, m.text, m.sentAtMillis])
-                    guard db.changesCount > 0 else { out.append(false); continue }
-                    try db.cachedStatement(sql: "INSERT INTO outbox (message_id, peer) VALUES (?, ?)")
-                        .execute(arguments: [m.id.description, peer.base32])
-                    out.append(true)
-                case .receive(let m, let peer):
-                    try db.cachedStatement(sql: """
-                        INSERT OR IGNORE INTO message (id, peer, direction, sender, text, sent_at, state)
-                        VALUES (?, ?, 'in', ?, ?, ?, 'received')
-                        """).execute(arguments: [m.id.description, peer.base32, m.sender.base32, m.text, m.sentAtMillis])
-                    out.append(db.changesCount > 0)
-                case .acknowledged(let id):
-                    try db.cachedStatement(sql: "DELETE FROM outbox WHERE message_id = ?").execute(arguments: [id.description])
-                    guard db.changesCount > 0 else { out.append(false); continue }
-                    try db.cachedStatement(sql: "UPDATE message SET state = 'delivered' WHERE id = ? AND state = 'queued'")
-                        .execute(arguments: [id.description])
-                    out.append(true)
-                case .attempted(let id, let next):
-                    try db.cachedStatement(sql: "UPDATE outbox SET attempts = attempts + 1, next_attempt_at = ? WHERE message_id = ?")
-                        .execute(arguments: [next, id.description])
-                    out.append(db.changesCount > 0)
-                case .rememberPeer(let p):
-                    try Self.remember(db, p)
-                    out.append(true)
-                case .markRead(let id):
-                    try db.cachedStatement(sql: "UPDATE message SET state = 'read' WHERE id = ? AND state IN ('received', 'delivered')")
-                        .execute(arguments: [id.description])
-                    out.append(db.changesCount > 0)
-                }
-            }
-            return out
         }
     }
 
@@ -436,13 +326,17 @@ public final class ChatStore: Sendable {
             let direction = StoredMessage.Direction(rawValue: row["direction"]),
             let state = StoredMessage.State(rawValue: row["state"])
         else { throw StoreError(description: "a stored message row is corrupt: \(row)") }
+        let via = (row["via"] as String?).flatMap { NodeID($0) }
         return StoredMessage(id: id, peer: peer, direction: direction, sender: sender, text: row["text"],
-                             sentAtMillis: row["sent_at"], state: state, sequence: row["seq"])
+                             sentAtMillis: row["sent_at"], state: state, sequence: row["seq"], via: via)
     }
 
     func write<T>(_ body: (Database) throws -> T) throws(StoreError) -> T {
-        do { return try db.write(body) } catch let e as StoreError { throw e } catch {
-            throw StoreError(description: "chat store write failed: \(error)")
+        do { return try db.write(body) } catch let e as StoreError { throw e } catch let e as DatabaseError
+            where e.resultCode == .SQLITE_FULL {
+            throw .full("chat store write failed")
+        } catch {
+            throw StoreError(description: "chat store write failed: \(error); see the node's log, and check the disk")
         }
     }
 

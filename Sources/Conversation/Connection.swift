@@ -29,6 +29,9 @@ public enum ConnectionAction: Hashable, Sendable {
     case read(MessageID)
     /// A relayed message (ADR 0010): store or forward it, then `stored(_:)` it (which acks it).
     case relay(realm: String, user: String, message: ChatMessage)
+    /// The peer did not store one of ours (`nack`, version 2): it stays in the outbox and goes
+    /// again, not before `retryAfterMillis` (ADR 0011).
+    case refused(MessageID, retryAfterMillis: UInt32, reason: String)
 }
 
 /// One native connection after TLS has proven who the peer is, as a sans-IO state machine:
@@ -45,7 +48,8 @@ public struct Connection: Sendable {
         case closed(CloseReason)
     }
 
-    public static let versions: ClosedRange<UInt8> = 1...1
+    /// 1: the first protocol; 2: adds `nack` (ADR 0011).
+    public static let versions: ClosedRange<UInt8> = 1...2
 
     public let me: NodeID
     /// The node TLS authenticated.
@@ -109,6 +113,16 @@ public struct Connection: Sendable {
         return [.send(.ack(id))]
     }
 
+    /// The shell could not store (or refuses) a delivered message: tell the sender to keep it and
+    /// try again after `retryAfterMillis`. Version 2 says so with a `nack`; a version 1 peer knows
+    /// no nack, so the connection is closed instead (its unacked messages then go again on its
+    /// next connection, after its backoff).
+    public mutating func refuse(_ id: MessageID, retryAfterMillis: UInt32, reason: String) -> [ConnectionAction] {
+        guard case .open(let v) = state else { return [] }
+        guard v >= 2 else { return close(.normal, "a message was not stored: \(reason)") }
+        return [.send(.nack(id, retryAfterMillis: retryAfterMillis, reason: reason))]
+    }
+
     /// Sends a message for, or from, a user of another realm (only on an open session).
     public mutating func sendRelay(realm: String, user: String, _ m: ChatMessage) -> [ConnectionAction] {
         guard isOpen else { return [] }
@@ -167,6 +181,8 @@ public struct Connection: Sendable {
             }
             return [.relay(realm: realm, user: user, message: c)]
         case (.open, .ack(let id)): return [.acknowledged(id)]
+        case (.open(let v), .nack(let id, let after, let reason)) where v >= 2:
+            return [.refused(id, retryAfterMillis: after, reason: reason)]
         case (.open, .typing(let on)): return [.typing(on)]
         case (.open, .read(let id)): return [.read(id)]
         case (_, .ping(let n)): return [.send(.pong(n))]

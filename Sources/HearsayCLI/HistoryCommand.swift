@@ -44,7 +44,8 @@ struct HistoryCommand: ParsableCommand {
     static func line(_ r: MessageRow) -> String {
         let when = String(r.sent.prefix(19).map { $0 == "T" ? " " : $0 })
         let arrow = r.direction == "out" ? ">" : "<"
-        let mark = r.direction == "out" ? "  [\(r.state)]" : ""
+        var mark = r.direction == "out" ? "  [\(r.state)]" : ""
+        if let via = r.via { mark += "  [relayed by \(r.via_handle ?? String(via.prefix(10))), unencrypted last hop]" }
         return "\(when)  \(r.from_handle) \(arrow) \(r.text)\(mark)"
     }
 }

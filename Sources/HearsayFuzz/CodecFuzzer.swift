@@ -63,6 +63,7 @@ public struct CodecFuzzer {
             .ack(mid), .read(mid), .typing(true), .ping(1), .pong(2),
             .relay(realm: "xmpp-ll", user: "carol@laptop",
                    message: ChatMessage(id: mid, sender: a.id, sentAtMillis: 1_795_590_000_000, text: "hi <&>")),
+            .nack(mid, retryAfterMillis: 1_000, reason: "disk full"),
         ]
         let key = PairKey(testingBytes: Array(repeating: 7, count: 32))
         return messages.map { $0.isStream ? GossipCodec.encode($0) : GossipCodec.encodeDatagram($0, sender: a.id, tag: key.tag) }

@@ -37,11 +37,19 @@ public struct MessageRow: Codable, Sendable, Hashable {
     /// `queued` (in the outbox), `delivered` (the receiver stored it), `received`, `read`.
     public var state: String
     public var realm: String
-    /// Whether the realm's protocol encrypts and authenticates (the native one does).
+    /// Whether every hop encrypts and authenticates (the native protocol does; a relayed message
+    /// never is: its last hop, to or from the link-local user, is plain XMPP).
     public var secure: Bool
+    /// A message from a user of another realm that reached this node through the node observing
+    /// that user (ADR 0010): that node's id and handle. Absent otherwise.
+    public var via: String?
+    public var via_handle: String?
 
     public init(id: String, from: String, from_handle: String, to: String, to_handle: String, peer: String,
-                direction: String, text: String, sent_ms: Int64, state: String, realm: String, secure: Bool) {
+                direction: String, text: String, sent_ms: Int64, state: String, realm: String, secure: Bool,
+                via: String? = nil, via_handle: String? = nil) {
+        self.via = via
+        self.via_handle = via_handle
         self.id = id
         self.from = from
         self.from_handle = from_handle

@@ -6,6 +6,7 @@ import NativeWire
 import RealmNative
 import RealmXMPP
 import Realms
+import Synchronization
 
 /// Reaching link-local users at another site (ADR 0010): direct first; when a direct stream
 /// fails for a user another node observes, that conversation goes through the observer, which
@@ -45,38 +46,54 @@ extension ChatService {
 
     // MARK: NativeSessionDelegate: relayed messages (on the loop)
 
+    /// Relayed messages from `peer`: for a user this node observes, written to that user; from
+    /// a user `peer` observes, stored under that user's conversation, marked relayed by `peer`.
+    /// One from a user the table does not say `peer` observes is a forgery (or a race with a
+    /// takeover): refused (nacked, not stored), logged and counted (`relay-refused`).
     public func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
         var forward = [(user: String, entry: PresenceEntry, message: ChatMessage)]()
         var incoming = [(user: String, message: ChatMessage)]()
+        var refused = [String: Int]()
         for case .relay(let realm, let user, let m) in messages {
-            let observed = foreignRows.values.first {
-                $0.entry.owner == identity.id && $0.entry.foreignName == user && $0.entry.realm == realm && $0.state == .alive
+            let rows = foreignRows.values.filter { $0.entry.foreignName == user && $0.entry.realm == realm && $0.state.isLive }
+            if let observed = rows.first(where: { $0.entry.owner == identity.id && $0.state == .alive }) {
+                forward.append((user, observed.entry, m))
+            } else if realm == RealmProtocol.linkLocalXMPP.realm, rows.contains(where: { $0.entry.owner == peer }) {
+                incoming.append((user, m))
+            } else {
+                refused[user, default: 0] += 1
             }
-            if let observed { forward.append((user, observed.entry, m)) } else { incoming.append((user, m)) }
         }
-        let received = incoming, forwarding = !forward.isEmpty
-        // From a user this node does not observe: stored under that user's conversation.
+        for (user, n) in refused.sorted(by: { $0.key < $1.key }) {
+            let observers = foreignRows.values.filter { $0.entry.foreignName == user && $0.state.isLive }.map { name($0.entry.owner) }
+            count("relay-refused", n)
+            let why = observers.isEmpty ? "the table has no such user"
+                : "the table says \(observers.sorted().joined(separator: ", ")) observes them"
+            log.warning("refused \(n) relayed message(s) from \(name(peer)) (\(peer.short)) said to come from \(user): \(why); not stored")
+        }
+        let parts = RelayOutcome(parts: (incoming.isEmpty ? 0 : 1) + (forward.isEmpty ? 0 : 1), refused: !refused.isEmpty, done: done)
+        let received = incoming
+        // From a user `peer` observes: stored under that user's conversation.
         if !incoming.isEmpty {
-            let ops = received.map { StoreOp.receive(ChatMessage(id: $0.message.id, sender: linkLocalPeer($0.user),
-                                                                 sentAtMillis: $0.message.sentAtMillis, text: $0.message.text),
-                                                     from: linkLocalPeer($0.user)) }
+            let ops = received.map { StoreOp.receiveRelayed(ChatMessage(id: $0.message.id, sender: linkLocalPeer($0.user),
+                                                                        sentAtMillis: $0.message.sentAtMillis, text: $0.message.text),
+                                                            from: linkLocalPeer($0.user), via: peer) }
             writer.submit(ops) { results in
-                guard let results else { return done(false) }
+                parts.report(results != nil)
+                guard let results else { return }
                 self.loop.execute {
                     for ((user, m), new) in zip(received, results) where new {
                         self.count("relay-received")
-                        let peer = self.linkLocalPeer(user)
-                        let stored = ChatMessage(id: m.id, sender: peer, sentAtMillis: m.sentAtMillis, text: m.text)
-                        self.onEvent?(ChatEventLine(type: "message", message: self.row(stored, peer: peer, direction: .incoming, state: .received)))
+                        let from = self.linkLocalPeer(user)
+                        let stored = ChatMessage(id: m.id, sender: from, sentAtMillis: m.sentAtMillis, text: m.text)
+                        self.onEvent?(ChatEventLine(type: "message", message: self.row(stored, peer: from, direction: .incoming,
+                                                                                       state: .received, via: peer)))
                     }
-                    if !forwarding { done(true) }
                 }
             }
         }
-        guard !forward.isEmpty else {
-            if incoming.isEmpty { done(false) }
-            return
-        }
+        guard !forward.isEmpty else { return }
+        let done: @Sendable (Bool) -> Void = { parts.report($0) }
         // For a user this node observes: written to that user's stream under the sender's
         // stand-in name; acked once every one is written.
         guard let xmpp else { return done(false) }
@@ -145,6 +162,30 @@ extension ChatService {
                             sentAtMillis: Self.nowMillis(), text: text)
         count("relay-replies")
         endpoint.send([.relay(realm: RealmProtocol.linkLocalXMPP.realm, user: user, message: m)], to: s.node, at: route.address)
+    }
+}
+
+/// Answers a batch of relayed messages once: true only if every part went through and nothing
+/// was refused (a refused message is nacked with the rest; those stored are acked on the retry
+/// as duplicates, shown once).
+final class RelayOutcome: Sendable {
+    let state: Mutex<(left: Int, ok: Bool)>
+    let done: @Sendable (Bool) -> Void
+
+    init(parts: Int, refused: Bool, done: @escaping @Sendable (Bool) -> Void) {
+        state = Mutex((parts, !refused))
+        self.done = done
+        if parts == 0 { done(false) }
+    }
+
+    func report(_ ok: Bool) {
+        let finished = state.withLock { s -> Bool? in
+            guard s.left > 0 else { return nil }
+            s.left -= 1
+            s.ok = s.ok && ok
+            return s.left == 0 ? s.ok : nil
+        }
+        if let finished { done(finished) }
     }
 }
 

@@ -80,6 +80,8 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     /// Outbox order per peer (ids may linger after their ack; skipped when met).
     var order: [NodeID: Deque<MessageID>] = [:]
     var requests: [NodeID: (handle: String, since: Int64)] = [:]
+    /// When a peer's nack was last logged (at most once a minute each).
+    var refusalLogged: [NodeID: Int64] = [:]
     /// Peers that declined a session, and when: their messages wait in the outbox, and are not
     /// offered again on the peer's own (table changes, timers) for an hour, only when the user
     /// sends them something new.
@@ -117,7 +119,7 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         self.handle = handle
         self.loop = loop
         self.store = store
-        self.writer = StoreWriter(store: store)
+        self.writer = StoreWriter(store: store, log: log)
         self.options = options
         self.log = log
         policyNow = options.policy
@@ -223,31 +225,6 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     }
 
     // MARK: Sending
-
-    /// Resolves `query` (a handle, or a prefix of a node id) among the table and remembered peers.
-    func resolve(_ query: String) throws(ChatError) -> NodeID {
-        let q = query.lowercased()
-        var handles: [NodeID: String] = [:]
-        for (id, k) in remembered { handles[id] = k.handle }
-        for (id, p) in peers { handles[id] = p.entry.handle }
-        handles[identity.id] = nil
-        let byHandle = handles.filter { $0.value == query }.map(\.key)
-        let byHandleCI = byHandle.isEmpty ? handles.filter { $0.value.lowercased() == q }.map(\.key) : byHandle
-        func describe(_ ids: [NodeID]) -> String {
-            ids.sorted().map { "\(handles[$0] ?? "?") (\($0.short))" }.joined(separator: ", ")
-        }
-        if byHandleCI.count == 1 { return byHandleCI[0] }
-        if byHandleCI.count > 1 {
-            throw ChatError("\(byHandleCI.count) people are called \(query): \(describe(byHandleCI)); give an id prefix instead")
-        }
-        let compact = q.replacingOccurrences(of: "-", with: "")
-        if compact.count >= 4 {
-            let byID = handles.keys.filter { $0.base32.replacingOccurrences(of: "-", with: "").hasPrefix(compact) }
-            if byID.count == 1 { return byID[0] }
-            if byID.count > 1 { throw ChatError("the id prefix \(query) matches \(describe(byID)); give more of it") }
-        }
-        throw ChatError("nobody called \(query) is in the table (see `hearsay table`); give a handle or an id prefix of 4+ characters")
-    }
 
     /// Queues `texts` for `query`, in order, durably; returns them as stored, once committed.
     public func send(_ texts: [String], to query: String) async throws -> (rows: [MessageRow], note: String?) {
@@ -358,228 +335,6 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
             }
         }
     }
-
-    // MARK: NativeSessionDelegate (called on the loop)
-
-    public func policy() -> SessionPolicy { policyNow }
-    public func isFriend(_ id: NodeID) -> Bool { friendIDs.contains(id) }
-
-    public func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool {
-        guard let p = peers[id] else { return false }
-        return !p.entry.isForeign && p.entry.publicKey == publicKey
-    }
-
-    public func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
-        writer.submit(messages.map { .receive($0, from: peer) }) { results in
-            done(results != nil)
-            guard let results else { return }
-            self.loop.execute {
-                let sink = self.onEvent
-                let stored = results.filter { $0 }.count
-                self.count("received", stored)
-                self.count("duplicates", results.count - stored)
-                guard let sink else { return }
-                for (m, new) in zip(messages, results) where new {
-                    sink(ChatEventLine(type: "message", message: self.row(m, peer: peer, direction: .incoming, state: .received)))
-                }
-            }
-        }
-    }
-
-    public func acknowledged(_ id: MessageID, by peer: NodeID) {
-        guard pending.removeValue(forKey: id) != nil else { return }
-        if order[peer]?.first == id { order[peer]?.removeFirst() }
-        count("delivered")
-        writer.submit([.acknowledged(id)])
-        onEvent?(ChatEventLine(type: "state", id: id.description, state: "delivered", peer: peer.base32))
-    }
-
-    public func sessionRequested(by peer: NodeID, handle: String) {
-        requests[peer] = (handle, Self.nowMillis())
-        log.notice("session request waits for your answer (hearsay requests)", metadata: ["peer": "\(handle) \(peer.short)"])
-        onEvent?(ChatEventLine(type: "request", peer: peer.base32, handle: handle))
-    }
-
-    public func event(_ event: NativeEvent) {
-        switch event {
-        case .opened(let peer):
-            open.insert(peer)
-            count("sessions-opened")
-            log.debug("session open", metadata: ["peer": "\(name(peer))"])
-            onEvent?(ChatEventLine(type: "session", state: "open", peer: peer.base32, handle: name(peer)))
-            send(to: peer, force: true)  // what waited for this peer goes now, whoever dialed
-        case .closed(let peer, let reason, let detail):
-            count("closed-" + String(describing: reason).replacingOccurrences(of: " ", with: "-"))
-            if let peer {
-                requests[peer] = nil
-                let now = Self.nowMillis()
-                // Closed before a session opened: often a peer that restarted and does not know
-                // this node's key yet. Gossip tells it now (at most every second), and the first
-                // tries come again within half a second rather than after their backoff.
-                let early = open.remove(peer) == nil
-                if early, now - (introduced[peer] ?? 0) >= 1_000 {
-                    introduced[peer] = now
-                    introduce?(peer)
-                }
-                for id in order[peer] ?? [] {
-                    guard var item = pending[id], item.inFlight else { continue }
-                    item.inFlight = false
-                    let backoff = options.retry.delay(afterAttempts: max(0, item.attempts - 1))
-                    item.nextAttemptMillis = now + (early && item.attempts <= 5 ? min(backoff, 500) : backoff)
-                    pending[id] = item
-                }
-            }
-            let level: Logger.Level = reason == .normal || reason == .duplicateConnection ? .debug : .notice
-            log.log(level: level, "chat connection closed: \(detail)", metadata: ["peer": "\(peer.map(name) ?? "?")", "reason": "\(reason)"])
-            onEvent?(ChatEventLine(type: "session", state: "closed", peer: peer?.base32, handle: peer.map(name), detail: "\(reason): \(detail)"))
-        case .declinedBy(let peer):
-            declined[peer] = Self.nowMillis()
-            log.notice("\(name(peer)) declined the session: messages to it wait in the outbox until you send again")
-            onEvent?(ChatEventLine(type: "session", state: "declined", peer: peer.base32, handle: name(peer),
-                                   detail: "declined the session"))
-        case .ignored(let peer, let what):
-            count("ignored")
-            log.notice("ignored \(what)", metadata: ["peer": "\(name(peer))"])
-        case .refused(let why):
-            count("refused")
-            log.warning("chat connection refused: \(why)")
-            onEvent?(ChatEventLine(type: "session", state: "refused", detail: why))
-        case .typing(let peer, let on):
-            onEvent?(ChatEventLine(type: "typing", peer: peer.base32, handle: name(peer), on: on))
-        case .read(let peer, let id):
-            writer.submit([.markRead(id)])
-            onEvent?(ChatEventLine(type: "read", id: id.description, state: "read", peer: peer.base32))
-        }
-    }
-
-    // MARK: Queries and user actions (from the control API)
-
-    func name(_ id: NodeID) -> String {
-        if id == identity.id { return handle }
-        return peers[id]?.entry.handle ?? remembered[id]?.handle ?? id.short
-    }
-
-    func realm(_ id: NodeID) -> (String, Bool) {
-        let realm = peers[id]?.entry.realm ?? remembered[id]?.realm ?? "hearsay"
-        return (realm, realm == RealmProtocol.native.realm)
-    }
-
-    func row(_ m: ChatMessage, peer: NodeID, direction: StoredMessage.Direction, state: StoredMessage.State) -> MessageRow {
-        let (from, to) = direction == .outgoing ? (identity.id, peer) : (peer, identity.id)
-        let (realm, secure) = self.realm(peer)
-        return MessageRow(id: m.id.description, from: from.base32, from_handle: name(from), to: to.base32, to_handle: name(to),
-                          peer: peer.base32, direction: direction.rawValue, text: m.text, sent_ms: m.sentAtMillis,
-                          state: state.rawValue, realm: realm, secure: secure)
-    }
-
-    func row(_ m: StoredMessage) -> MessageRow {
-        row(ChatMessage(id: m.id, sender: m.sender, sentAtMillis: m.sentAtMillis, text: m.text), peer: m.peer,
-            direction: m.direction, state: m.state)
-    }
-
-    func personRow(_ id: NodeID, summary: ConversationSummary?) -> PeerRow {
-        let p = peers[id]
-        let k = remembered[id]
-        let (realm, secure) = self.realm(id)
-        let e = p?.entry
-        return PeerRow(
-            id: id.base32, handle: name(id), realm: realm,
-            protocol: e.map { "\($0.protocolName)/\($0.protocolVersion)" } ?? "-",
-            address: e.flatMap { e in e.addresses.first.map { "\($0):\(e.chatPort)" } } ?? k?.address ?? "-",
-            state: p?.state.description ?? "unknown", status: e?.status.description ?? "offline",
-            status_text: e?.statusText ?? "", online: isOnline(id), friend: friendIDs.contains(id), secure: secure,
-            unread: summary?.unread ?? 0, queued: summary?.queued ?? 0, messages: summary?.messages ?? 0)
-    }
-
-    /// Live in the table; for a user of another realm, also its observing node (whose crash
-    /// leaves the entry behind until a retraction or a takeover).
-    func isOnline(_ id: NodeID) -> Bool {
-        guard let p = peers[id], p.state.isLive else { return false }
-        guard p.entry.isForeign else { return true }
-        return p.entry.owner == identity.id || peers[p.entry.owner]?.state.isLive == true
-    }
-
-    /// Everyone in the table or remembered, with conversation counters: online first, then by handle.
-    public func people() async throws -> [PeerRow] {
-        let summaries = Dictionary((try store.conversations()).map { ($0.peer, $0) }, uniquingKeysWith: { a, _ in a })
-        return try await loop.submit {
-            var ids = Set(self.peers.keys).union(self.remembered.keys).union(summaries.keys)
-            ids.remove(self.identity.id)
-            return ids.map { self.personRow($0, summary: summaries[$0]) }
-                .sorted { ($0.online ? 0 : 1, $0.handle.lowercased(), $0.id) < ($1.online ? 0 : 1, $1.handle.lowercased(), $1.id) }
-        }.get()
-    }
-
-    public func history(with query: String, limit: Int?) async throws -> (PeerRow, [MessageRow]) {
-        let peer = try await loop.submit { try self.resolve(query) }.get()
-        let messages = try store.history(with: peer, limit: limit)
-        let summary = try store.conversations(with: peer).first
-        return try await loop.submit { (self.personRow(peer, summary: summary), messages.map(self.row)) }.get()
-    }
-
-    public func friends(_ action: String, _ query: String?) async throws -> [PeerRow] {
-        switch action {
-        case "list": break
-        case "add", "rm":
-            guard let query else { throw ChatError("friends \(action) needs a peer") }
-            let (peer, handle) = try await loop.submit { () throws -> (NodeID, String) in
-                let p = try self.resolve(query)
-                return (p, self.name(p))
-            }.get()
-            if action == "add" {
-                try store.addFriend(peer, handle: handle, atMillis: Self.nowMillis())
-            } else {
-                guard try store.removeFriend(peer) else { throw ChatError("\(handle) is not a friend") }
-            }
-            try await loop.submit {
-                if action == "add" { self.friendIDs.insert(peer) } else { self.friendIDs.remove(peer) }
-            }.get()
-        default:
-            throw ChatError("friends takes list, add PEER or rm PEER")
-        }
-        return try await people().filter(\.friend)
-    }
-
-    public func pendingRequests() async -> [RequestRow] {
-        (try? await loop.submit {
-            let now = Self.nowMillis()
-            return self.requests.map { RequestRow(peer: $0.key.base32, handle: $0.value.handle, waiting_seconds: Double(now - $0.value.since) / 1000) }
-                .sorted { $0.handle < $1.handle }
-        }.get()) ?? []
-    }
-
-    public func answer(_ query: String, accept: Bool) async throws {
-        try await loop.submit {
-            let peer = try self.resolve(query)
-            guard self.requests.removeValue(forKey: peer) != nil else {
-                throw ChatError("\(self.name(peer)) has no session request waiting (see hearsay requests)")
-            }
-            self.endpoint.answer(peer, accept: accept)
-        }.get()
-    }
-
-    /// Marks what `query` sent as read and tells them (read receipts).
-    public func markRead(_ query: String) async throws -> Int {
-        let peer = try await loop.submit { try self.resolve(query) }.get()
-        let unread = try store.unread(from: peer)
-        guard !unread.isEmpty else { return 0 }
-        writer.submit(unread.map { .markRead($0.id) })
-        for m in unread { endpoint.sendRead(m.id, to: peer) }
-        return unread.count
-    }
-
-    public func typing(_ query: String, on: Bool) async throws {
-        let peer = try await loop.submit { try self.resolve(query) }.get()
-        endpoint.sendTyping(on, to: peer)
-    }
-
-    /// The counters and the number of messages in the outbox, for metrics.
-    public func stats() async -> (counts: [String: Int], outbox: Int) {
-        (try? await loop.submit { (self.counters, self.pending.count) }.get()) ?? ([:], 0)
-    }
-
-    /// For the benchmark and tests: commits, operations and failures of the store's writer.
-    public var writerCounts: (commits: Int, ops: Int, failures: Int) { writer.counts.withLock { $0 } }
 }
 /// A user of another realm, by realm and name (whoever observes it).
 struct ForeignUser: Hashable {

@@ -3,6 +3,13 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import Gossip
 import GossipNIO
 import HearsayModel
@@ -28,9 +35,38 @@ final class ControlServer: @unchecked Sendable {
         self.metrics = metrics
     }
 
+    /// The socket this server published (device and inode), removed at stop only if still there.
+    private(set) var published: (dev: UInt64, ino: UInt64)?
+
+    /// Serves the control API at `path`: a stale socket there is replaced; anything else (a
+    /// directory, a file, a socket a node answers on) is a `ControlPathError` and left intact.
+    /// The socket is bound in a private directory and linked to `path` once it is 0600, so it is
+    /// never reachable by others, whatever the umask.
     func bind(path: String) async throws -> Channel {
-        try? FileManager.default.removeItem(atPath: path)
-        let channel = try await ServerBootstrap(group: shell.loop)
+        try ControlSocketPath.prepare(path)
+        let dir = try ControlSocketPath.privateDirectory(beside: path)
+        let temporary = dir + "/s"
+        defer {
+            unlink(temporary)
+            rmdir(dir)
+        }
+        let channel = try await bootstrap().bind(unixDomainSocketPath: temporary).get()
+        do {
+            published = try ControlSocketPath.publish(temporary, at: path)
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        return channel
+    }
+
+    /// Removes the published socket if it is still this server's.
+    func unpublish(path: String) {
+        if let published { ControlSocketPath.remove(path, ifStill: published) }
+    }
+
+    private func bootstrap() -> ServerBootstrap {
+        ServerBootstrap(group: shell.loop)
             .childChannelInitializer { channel in
                 do {
                     try channel.pipeline.syncOperations.addHandlers([
@@ -42,9 +78,6 @@ final class ControlServer: @unchecked Sendable {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
             }
-            .bind(unixDomainSocketPath: path).get()
-        chmod(path, 0o600)
-        return channel
     }
 
     /// Sends a change to every `watch` client, and to `events` clients (on the shell's loop).

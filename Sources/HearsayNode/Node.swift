@@ -247,6 +247,9 @@ public final class Node: @unchecked Sendable {
         }
         do {
             controlChannel = try await control.bind(path: options.control)
+        } catch let e as ControlPathError {
+            await stopChat()
+            throw NodeError(e.description)
         } catch {
             await stopChat()
             throw NodeError("cannot serve the control socket \(options.control): \(error)")
@@ -255,6 +258,7 @@ public final class Node: @unchecked Sendable {
             try await shell.start(bind: try options.bind.socketAddress(), seeds: seeds)
         } catch {
             try? await controlChannel?.close()
+            control.unpublish(path: options.control)
             try? await metricsChannel?.close()
             await stopChat()
             throw NodeError("cannot listen on \(options.bind) (UDP and TCP): \(error); choose another --bind")
@@ -322,7 +326,7 @@ public final class Node: @unchecked Sendable {
                 #if Chat
                 if let chat = self.chat {
                     let (counts, outbox) = await chat.stats()
-                    self.metrics.sampleChat(counts, outbox: outbox)
+                    self.metrics.sampleChat(counts, outbox: outbox, storeFailures: chat.writerCounts.failures)
                 }
                 #endif
             }
@@ -379,7 +383,7 @@ public final class Node: @unchecked Sendable {
         try? await metricsChannel?.close()
         await stopChat()
         await shell.close()
-        try? FileManager.default.removeItem(atPath: options.control)
+        control.unpublish(path: options.control)
         try? await group.shutdownGracefully()
     }
 }

@@ -67,14 +67,21 @@ final class NodeMetrics: @unchecked Sendable {
 
     private var lastChat: [String: Int] = [:]
 
+    private var lastStoreFailures = 0
+
     /// Chat's counters (`hearsay_chat_total{event=...}`: sent, delivered, received, duplicates,
-    /// retried, refused handshakes, closes by reason, sessions) and the outbox's size.
-    func sampleChat(_ counts: [String: Int], outbox: Int) {
+    /// retried, refused handshakes, closes by reason, sessions, messages not stored or refused by
+    /// the peer), the outbox's size, and the chat store's failed commits
+    /// (`hearsay_chat_store_failures_total`: a full disk shows here first).
+    func sampleChat(_ counts: [String: Int], outbox: Int, storeFailures: Int = 0) {
         for (event, n) in counts where n > (lastChat[event] ?? 0) {
             counter("hearsay_chat_total", [("event", event)]).increment(by: n - (lastChat[event] ?? 0))
         }
         lastChat = counts
         gauge("hearsay_chat_outbox").record(outbox)
+        let failures = counter("hearsay_chat_store_failures_total")  // listed from the start, at 0
+        if storeFailures > lastStoreFailures { failures.increment(by: storeFailures - lastStoreFailures) }
+        lastStoreFailures = storeFailures
     }
 
     func text() -> String { registry.emitToString() }

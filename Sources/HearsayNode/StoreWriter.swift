@@ -1,6 +1,7 @@
 #if Chat
 import ChatStore
 import Dispatch
+import Logging
 import NIOPosix
 import Synchronization
 
@@ -20,6 +21,7 @@ final class StoreWriter: Sendable {
     }
 
     let store: ChatStore
+    let log: Logger
     let pool: NIOThreadPool
     /// Runs the store's checkpoints, so that their fsyncs never hold up a commit.
     let checkpoints: NIOThreadPool
@@ -29,8 +31,12 @@ final class StoreWriter: Sendable {
     /// Commits done and operations written, for metrics and the benchmark.
     let counts = Mutex((commits: 0, ops: 0, failures: 0))
 
-    init(store: ChatStore) {
+    /// Whether the last commit failed, and when a failure was last logged (writer's thread).
+    let failing = Mutex((now: false, loggedMillis: Int64(0), unlogged: 0))
+
+    init(store: ChatStore, log: Logger) {
         self.store = store
+        self.log = log
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
         checkpoints = NIOThreadPool(numberOfThreads: 1)
@@ -82,7 +88,9 @@ final class StoreWriter: Sendable {
                 return p
             }
             guard let batch else { return }
-            let results = try? store.commit(batch.ops)
+            var results: [Bool]?
+            do { results = try store.commit(batch.ops) } catch { failed(error, ops: batch.ops.count) }
+            if results != nil { recovered() }
             counts.withLock {
                 $0.commits += 1
                 $0.ops += batch.ops.count
@@ -91,6 +99,36 @@ final class StoreWriter: Sendable {
             for w in batch.waiters { w.done(results.map { Array($0[w.range]) }) }
             checkpointSoon()
         }
+    }
+
+    /// A commit failed: logged at once the first time, then at most every 10 s with the count
+    /// of failures between (a full disk fails every retry). Nothing of the batch is written: no
+    /// incoming message of it is acked (the endpoint nacks them), a queued one is refused to the
+    /// user.
+    func failed(_ error: StoreError, ops: Int) {
+        let now = Self.millis()
+        let line = failing.withLock { f -> Int? in
+            f.now = true
+            guard f.loggedMillis == 0 || now - f.loggedMillis >= 10_000 else {
+                f.unlogged += 1
+                return nil
+            }
+            defer { f.loggedMillis = now; f.unlogged = 0 }
+            return f.unlogged
+        }
+        guard let more = line else { return }
+        let text = "chat store write failed: \(error); \(ops) operation(s) not written (incoming messages stay in "
+            + "their senders' outboxes and come again)"
+        log.error("\(text)", metadata: ["failures-since-last-line": "\(more)"])
+    }
+
+    /// A commit went through after failures: say so once.
+    func recovered() {
+        let was = failing.withLock { f -> Bool in
+            defer { f = (false, 0, 0) }
+            return f.now
+        }
+        if was { log.notice("chat store writes again") }
     }
 
     /// Waits for what is pending, then stops the thread.

@@ -37,6 +37,13 @@ public enum NativeCodec {
         case .ack(let id), .read(let id):
             w.u64(id.hi)
             w.u64(id.lo)
+        case .nack(let id, let after, let reason):
+            w.u64(id.hi)
+            w.u64(id.lo)
+            w.varint(UInt64(after))
+            var d = reason
+            while d.utf8.count > maxDetail { d.removeLast() }  // on a character boundary
+            w.string(d)
         case .typing(let on):
             w.u8(on ? 1 : 0)
         case .ping(let n), .pong(let n):
@@ -99,6 +106,11 @@ public enum NativeCodec {
         case .ack, .read:
             let id = MessageID(hi: try r.u64("message id"), lo: try r.u64("message id"))
             m = kind == .ack ? .ack(id) : .read(id)
+        case .nack:
+            let id = MessageID(hi: try r.u64("message id"), lo: try r.u64("message id"))
+            let after = try r.varint("retry after")
+            guard after <= UInt64(UInt32.max) else { throw WireError(.malformed, "nack: retry after \(after) ms") }
+            m = .nack(id, retryAfterMillis: UInt32(after), reason: try r.string(max: maxDetail, "reason"))
         case .typing:
             let b = try r.u8("typing")
             guard b <= 1 else { throw WireError(.malformed, "typing: \(b)") }

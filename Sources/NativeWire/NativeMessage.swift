@@ -81,7 +81,8 @@ public enum CloseReason: UInt8, Sendable, CaseIterable, CustomStringConvertible 
 }
 
 /// Every message of the native chat protocol (Docs/protocols/native-wire.md). The type byte
-/// values are append-only.
+/// values are append-only: ONLY APPEND TO `Kind`. Version 1: everything but `nack`; version 2
+/// adds `nack`.
 public enum NativeMessage: Hashable, Sendable {
     /// First frame each way: the versions this side speaks and who it is.
     case hello(minVersion: UInt8, maxVersion: UInt8, node: NodeID)
@@ -103,11 +104,15 @@ public enum NativeMessage: Hashable, Sendable {
     /// that user relayed by its observer. `message.sender` is the sending node, as for `message`;
     /// the receiver acks it like a message.
     case relay(realm: String, user: String, message: ChatMessage)
+    /// Not stored (version 2): the receiver could not take the message (its disk is full, or a
+    /// relayed message it refuses); the sender keeps it in its outbox and tries again, not before
+    /// `retryAfterMillis`. `reason` says why, for the sender's log.
+    case nack(MessageID, retryAfterMillis: UInt32, reason: String)
 
     public enum Kind: UInt8, Sendable, CaseIterable {
         case hello = 0x01, close = 0x02
         case sessionRequest = 0x10, sessionAccept = 0x11
-        case message = 0x20, ack = 0x21, typing = 0x22, read = 0x23, relay = 0x24
+        case message = 0x20, ack = 0x21, typing = 0x22, read = 0x23, relay = 0x24, nack = 0x25
         case ping = 0x30, pong = 0x31
     }
 
@@ -124,6 +129,7 @@ public enum NativeMessage: Hashable, Sendable {
         case .ping: .ping
         case .pong: .pong
         case .relay: .relay
+        case .nack: .nack
         }
     }
 }

@@ -54,8 +54,8 @@ struct Pair {
     @Test func helloThenSessionThenMessagesAndAcks() {
         var p = Pair()
         p.open()
-        #expect(p.dialer.state == .open(version: 1))
-        #expect(p.listener.state == .open(version: 1))
+        #expect(p.dialer.state == .open(version: 2))
+        #expect(p.listener.state == .open(version: 2))
         #expect(p.dialerSaw == [.sessionOpen])
         #expect(p.listenerSaw == [.sessionOpen])
         p.pump(fromDialer: p.dialer.send(chat(1)))
@@ -138,9 +138,41 @@ struct Pair {
 
     @Test func noCommonVersionIsRefused() {
         var listener = Connection(me: Pair.listenerID, peer: Pair.dialerID, role: .listener, nowMillis: 0)
-        _ = listener.received(.hello(minVersion: 2, maxVersion: 4, node: Pair.dialerID), nowMillis: 0, policy: .everyone,
+        _ = listener.received(.hello(minVersion: 3, maxVersion: 4, node: Pair.dialerID), nowMillis: 0, policy: .everyone,
                               isFriend: false)
         #expect(listener.state == .closed(.noCommonVersion))
+    }
+
+    @Test("a message the receiver could not store is nacked (version 2): the sender is told to retry, the session stays")
+    func refusedMessagesAreNackedOnVersion2() {
+        var p = Pair()
+        p.open()
+        p.pump(fromDialer: p.dialer.send(chat(1)))
+        #expect(p.listenerSaw.last == .deliver(chat(1)))
+        p.pump(fromDialer: [], fromListener: p.listener.refuse(chat(1).id, retryAfterMillis: 1_000, reason: "disk full"))
+        #expect(p.dialerSaw.last == .refused(chat(1).id, retryAfterMillis: 1_000, reason: "disk full"))
+        #expect(p.dialer.isOpen && p.listener.isOpen)
+        // Sent again, stored this time: acked.
+        p.pump(fromDialer: p.dialer.send(chat(1)))
+        p.pump(fromDialer: [], fromListener: p.listener.stored(chat(1).id))
+        #expect(p.dialerSaw.last == .acknowledged(chat(1).id))
+    }
+
+    @Test("a version 1 peer knows no nack: refusing closes the connection instead (it retries on the next one)")
+    func refusingAVersion1PeerClosesTheConnection() {
+        var p = Pair()
+        p.dialer = Connection(me: Pair.dialerID, peer: Pair.listenerID, role: .dialer, nowMillis: 0, versions: 1...1)
+        p.open()
+        #expect(p.listener.state == .open(version: 1))
+        let a = p.listener.refuse(chat(1).id, retryAfterMillis: 1_000, reason: "disk full")
+        #expect(a.contains { if case .close(.normal, _) = $0 { true } else { false } })
+        #expect(p.listener.state == .closed(.normal))
+        // And a nack on a version 1 session is out of place.
+        var q = Pair()
+        q.dialer = Connection(me: Pair.dialerID, peer: Pair.listenerID, role: .dialer, nowMillis: 0, versions: 1...1)
+        q.open()
+        _ = q.dialer.received(.nack(chat(1).id, retryAfterMillis: 0, reason: ""), nowMillis: 0, policy: .everyone, isFriend: false)
+        #expect(q.dialer.state == .closed(.badFrame))
     }
 
     @Test func framesOutOfOrderCloseTheConnection() {

@@ -18,6 +18,9 @@ import Testing
                message: ChatMessage(id: mid, sender: node, sentAtMillis: 1_795_590_000_123, text: "a<b & c — ü 🎉")),
         .relay(realm: String(repeating: "r", count: NativeCodec.maxRealm), user: String(repeating: "u", count: NativeCodec.maxUser),
                message: ChatMessage(id: mid, sender: node, sentAtMillis: 0, text: String(repeating: "x", count: NativeCodec.maxText))),
+        .nack(mid, retryAfterMillis: 1_000, reason: "the receiver's disk is full"),
+        .nack(mid, retryAfterMillis: .max, reason: String(repeating: "é", count: NativeCodec.maxDetail / 2)),
+        .nack(mid, retryAfterMillis: 0, reason: ""),
     ]
 
     @Test(arguments: all)
@@ -28,8 +31,22 @@ import Testing
     }
 
     @Test func typeBytesAreTheDocumentedOnes() {
-        #expect(NativeMessage.Kind.allCases.map(\.rawValue) == [0x01, 0x02, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x24, 0x30, 0x31])
+        #expect(NativeMessage.Kind.allCases.map(\.rawValue) == [0x01, 0x02, 0x10, 0x11, 0x20, 0x21, 0x22, 0x23, 0x24, 0x25, 0x30, 0x31])
         #expect(NativeCodec.encode(.ping(1)) == [0x30, 0, 0, 0, 0, 0, 0, 0, 1])
+    }
+
+    @Test("nack: a long reason is cut on a character boundary; a retry above 32 bits is malformed")
+    func nackBounds() throws {
+        let long = NativeCodec.encode(.nack(Self.mid, retryAfterMillis: 5, reason: String(repeating: "ü", count: 300)))
+        guard case .nack(_, 5, let reason) = try NativeCodec.decode(long) else { Issue.record("not a nack"); return }
+        #expect(reason.utf8.count <= NativeCodec.maxDetail && reason.allSatisfy { $0 == "ü" })
+        var w = ByteWriter()
+        w.u8(0x25)
+        w.u64(1)
+        w.u64(2)
+        w.varint(UInt64(UInt32.max) + 1)
+        w.string("")
+        #expect(throws: WireError.self) { try NativeCodec.decode(w.bytes) }
     }
 
     @Test func badPayloadsAreRefusedWithAReason() {

@@ -20,6 +20,10 @@ final class Peer: NativeSessionDelegate, @unchecked Sendable {
         var relayed: [Outgoing] = []
         /// Whether this peer takes relayed messages (a relaying node) or leaves them unacked.
         var relays = true
+        /// Whether its store fails (a full disk): nothing stored, everything nacked.
+        var storeFails = false
+        /// The nacks it got: message ids and reasons.
+        var refusals: [MessageID] = []
     }
 
     let identity: NodeIdentity
@@ -46,10 +50,15 @@ final class Peer: NativeSessionDelegate, @unchecked Sendable {
     func isFriend(_ id: NodeID) -> Bool { state.withLock { $0.friends.contains(id) } }
     func knows(_ id: NodeID, publicKey: [UInt8]) -> Bool { state.withLock { $0.known[id] == publicKey } }
     func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
-        state.withLock { s in
+        let ok = state.withLock { s in
+            guard !s.storeFails else { return false }
             for message in messages where !s.stored.contains(where: { $0.id == message.id }) { s.stored.append(message) }
+            return true
         }
-        done(true)
+        done(ok)
+    }
+    func refused(_ id: MessageID, by peer: NodeID, retryAfterMillis: UInt32, reason: String) {
+        state.withLock { $0.refusals.append(id) }
     }
     func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void) {
         let take = state.withLock { s in
@@ -139,13 +148,34 @@ func knownPair(_ x: UInt64 = 1, _ y: UInt64 = 2) async throws -> (Peer, Peer) {
         a.endpoint.send([.chat(a.message(1)), relay], to: b.identity.id, at: b.address)
         #expect(await eventually { b.state.withLock { $0.relayed == [relay] && $0.stored.count == 1 } })
         #expect(await eventually { a.state.withLock { Set($0.acks) } == [a.message(1).id, a.message(2).id] })
-        // A node that does not relay leaves it unacked (it stays in its sender's outbox).
+        // A node that does not relay nacks it (it stays in its sender's outbox).
         b.state.withLock { $0.relays = false }
         let second = Outgoing.relay(realm: "xmpp-ll", user: "carol@laptop", message: a.message(3))
         a.endpoint.send([second, .chat(a.message(4))], to: b.identity.id, at: b.address)
         #expect(await eventually { b.state.withLock { $0.stored.count } == 2 })
         #expect(await eventually { a.state.withLock { $0.acks.contains(a.message(4).id) } })
         #expect(!a.state.withLock { $0.acks.contains(a.message(3).id) })
+        #expect(await eventually { a.state.withLock { $0.refusals.contains(a.message(3).id) } })
+        await a.endpoint.close()
+        await b.endpoint.close()
+    }
+
+    @Test("a receiver whose store fails nacks the batch and what follows for a second; then it stores and acks")
+    func aFailingStoreNacksThenRecovers() async throws {
+        let (a, b) = try await knownPair(42, 43)
+        b.state.withLock { $0.storeFails = true }
+        a.endpoint.send([a.message(1), a.message(2)], to: b.identity.id, at: b.address)
+        #expect(await eventually { a.state.withLock { $0.refusals } == [a.message(1).id, a.message(2).id] })
+        // Room again at once, but within the refusing second what arrives is nacked unread: order is kept.
+        b.state.withLock { $0.storeFails = false }
+        a.endpoint.send([a.message(3)], to: b.identity.id, at: b.address)
+        #expect(await eventually { a.state.withLock { $0.refusals.contains(a.message(3).id) } })
+        #expect(b.state.withLock { $0.stored.isEmpty })
+        // After the second, the sender's retry goes through, in order, acked.
+        try await Task.sleep(for: .milliseconds(Int(NativeEndpoint.refusalRetryMillis) + 100))
+        a.endpoint.send([a.message(1), a.message(2), a.message(3)], to: b.identity.id, at: b.address)
+        #expect(await eventually { b.state.withLock { $0.stored.map(\.id) } == [1, 2, 3].map { a.message($0).id } })
+        #expect(await eventually { a.state.withLock { Set($0.acks) } == Set([1, 2, 3].map { a.message($0).id }) })
         await a.endpoint.close()
         await b.endpoint.close()
     }
