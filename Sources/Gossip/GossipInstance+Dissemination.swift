@@ -143,6 +143,10 @@ extension GossipInstance {
             schedule(.graft(d.id), after: config.graftTimeout)
         }
         guard !wanted.isEmpty else { return }
+        // Grafts go only to an address that has proven it receives there: otherwise each missing
+        // update's retries would reflect one announcement many times. An unproven announcer is
+        // challenged (smaller than any ihave); the retry timers graft it once it answered.
+        guard proven.contains(from.address) else { return challenge(from.peer, at: from.address) }
         stats.graftsSent += 1
         // One graft, no larger than the ihave (the wanted digests are some of its digests).
         send(.graft(digests: wanted), to: from.peer, at: from.address)
@@ -163,9 +167,17 @@ extension GossipInstance {
         let next = g.sources[g.attempts % g.sources.count]
         g.attempts += 1
         grafts[subject] = g
+        schedule(.graft(subject), after: config.graftTimeout)
+        guard proven.contains(next.address) else {
+            // At most one challenge in flight to an address, whatever number of grafts wait on it.
+            // (One unanswered for the whole retry window is taken as lost.)
+            if !isChallenging(next.address, within: config.graftTimeout * Double(Self.maxGraftAttempts)) {
+                challenge(next.peer, at: next.address)
+            }
+            return
+        }
         stats.graftsSent += 1
         send(.graft(digests: [Digest(id: subject, precedence: g.wanted)]), to: next.peer, at: next.address)
-        schedule(.graft(subject), after: config.graftTimeout)
     }
 
     /// The update this node would send about a row: the signed claim behind a suspicion or

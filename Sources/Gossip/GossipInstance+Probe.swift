@@ -28,6 +28,7 @@ struct Relay: Sendable {
 struct Challenge: Sendable {
     let peer: NodeID
     let address: PeerAddress
+    let sentAt: Instant
 }
 
 /// Round-robin over a random permutation of the member order (SWIM §4.3), in O(1) memory: the
@@ -266,6 +267,8 @@ extension GossipInstance {
             receivedNack(seq: seq, from: sender)
         case .push(let updates):
             receiveUpdates(updates)
+            // A push needs no answer: the room it leaves proves its address for later grafts.
+            if !proven.contains(from) && !isChallenging(from, within: config.probeTimeout) { challenge(sender, at: from) }
         case .ihave(let digests):
             receivedIHave(digests, from: GraftSource(peer: sender, address: from))
         case .graft(let digests):

@@ -244,10 +244,16 @@ public struct GossipInstance: Sendable {
         replyBudget -= size
         replyPackets -= 1
         stats.challenges += 1
-        challenges[seq] = Challenge(peer: peer, address: address)
+        challenges[seq] = Challenge(peer: peer, address: address, sentAt: now)
         challengeOrder.append(seq)
         while challengeOrder.count > Self.maxChallenges { challenges[challengeOrder.removeFirst()] = nil }
         pending.append(.send(m, to: address, peer: peer))
+    }
+
+    /// Whether a challenge to `address` was sent less than `window` ago.
+    func isChallenging(_ address: PeerAddress, within window: Duration) -> Bool {
+        let horizon = now + .nanoseconds(-window.nanoseconds)
+        return challenges.values.contains { $0.address == address && $0.sentAt > horizon }
     }
 
     /// A response to a challenge: from the member challenged, at the address challenged.

@@ -8,8 +8,27 @@ import Testing
         Digest(id: Fx.id(i), precedence: .entry(EntryVersion(incarnation: inc, sequence: seq)))
     }
 
+    @Test func ihaveFromAnUnprovenAnnouncerIsChallengedThenGrafted() throws {
+        var node = Fx.instance(0, knowing: [1, 2, 3])
+        let newer = Self.digest(1, seq: 5)
+        let ds = node.deliver(.ihave(digests: [newer]), from: 2)
+        #expect(ds.grafts.isEmpty)
+        guard case .challenge(let nonce)? = ds.sends.first?.message else {
+            Issue.record("no challenge: \(ds.sends.map(\.message.name))")
+            return
+        }
+        // While the challenge is unanswered, the retry timer sends nothing more to that address.
+        #expect(node.tick(.graft(Fx.id(1)), at: Fx.at(0.04)).sends.isEmpty)
+        _ = node.deliver(.response(seq: nonce), from: 2, at: Fx.at(0.05))
+        let retry = node.tick(.graft(Fx.id(1)), at: Fx.at(0.08))
+        #expect(retry.grafts.map(\.to) == [Fx.address(2)])
+        #expect(retry.grafts.first?.0 == [newer])
+    }
+
     @Test func ihaveOfSomethingNewerTriggersAGraftToTheAnnouncer() throws {
         var node = Fx.instance(0, knowing: [1, 2, 3])
+        node.prove(Fx.address(2))  // announcers that have answered a probe
+        node.prove(Fx.address(3))
         let newer = Self.digest(1, seq: 5)
         let unknown = Self.digest(9, seq: 0)
         let known = Self.digest(2, seq: 0)  // what we hold already
@@ -89,6 +108,7 @@ import Testing
         #expect(ihave.contains(Digest(id: Fx.id(2), precedence: .entry(change.version))))
         #expect(a.stats.lazyPackets >= 1)
 
+        b.prove(Fx.address(0))  // B has probed A
         let graft = try #require(b.deliver(.ihave(digests: ihave), from: 0).grafts.first)
         #expect(graft.to == Fx.address(0))
         // B has not proven its address to A: A answers the graft with a challenge, which B
