@@ -34,8 +34,8 @@ struct SimCommand: ParsableCommand {
     @Option(name: .long, help: "Random seed: same seed, same run.")
     var seed: UInt64 = 1
 
-    @Option(name: .long, help: "Seconds the network stays split in two halves (0: skip the partition scenario).")
-    var partition = 10.0
+    @Option(name: .long, help: "Seconds the network stays split in two halves (0: skip the partition scenario; default 10 up to 1,000 nodes, else 0).")
+    var partition: Double?
 
     @Option(name: .long, help: "Seconds of the idle stretch over which idle traffic is measured (0: skip).")
     var idle = 10.0
@@ -64,7 +64,7 @@ struct SimCommand: ParsableCommand {
     func validate() throws {
         guard nodes >= 1 && nodes <= 1_000_000 else { throw ValidationError("--nodes must be between 1 and 1,000,000") }
         guard (0...1).contains(loss) else { throw ValidationError("--loss is a probability between 0 and 1") }
-        guard partition >= 0, duration >= 0, idle >= 0 else {
+        guard (partition ?? 0) >= 0, duration >= 0, idle >= 0 else {
             throw ValidationError("--partition, --duration and --idle are not negative")
         }
         guard profile == "lan" || profile == "wan" else { throw ValidationError("--profile is lan or wan") }
@@ -76,7 +76,7 @@ struct SimCommand: ParsableCommand {
         o.nodes = nodes
         o.loss = loss
         o.seed = seed
-        o.partition = .milliseconds(Int64(partition * 1000))
+        o.partition = partition.map { .milliseconds(Int64($0 * 1000)) }
         o.duration = .milliseconds(Int64(duration * 1000))
         o.idle = .milliseconds(Int64(idle * 1000))
         o.gossip = profile == "wan" ? .wan : .lan

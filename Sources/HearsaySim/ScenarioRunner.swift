@@ -159,7 +159,10 @@ public enum ScenarioRunner {
         }
 
         // 6. A partition in two halves, healed.
-        if o.partition > .zero && n >= 4 {
+        if o.partition == nil && o.partitionLength == .zero && n >= 4 {
+            notes.append("no partition: split in two halves only up to \(SimOptions.partitionLimit) nodes by default (use --partition)")
+        }
+        if o.partitionLength > .zero && n >= 4 {
             sim.run(until: after(.seconds(2)))
             var sides = [UInt8](repeating: 0, count: n)
             var ids = Array(0..<n)
@@ -167,7 +170,7 @@ public enum ScenarioRunner {
             for i in ids.prefix(n / 2) { sides[i] = 1 }
             m.expectingDeaths = true
             sim.partition(sides)
-            sim.run(until: after(o.partition))
+            sim.run(until: after(o.partitionLength))
             if let log {
                 var states = [String: Int]()
                 for node in sim.nodes { if let inst = node.instance { for r in inst.table.rows.values { states[r.state.description, default: 0] += 1 } } }
@@ -205,6 +208,7 @@ public enum ScenarioRunner {
         report.bytes_per_node_per_second = Double(m.bytes) / Double(n) / secs
         report.packets_per_node_per_second = Double(m.packets) / Double(n) / secs
         report.events = sim.eventsProcessed
+        report.peak_queued_events_per_node = Double(sim.peakQueuedEvents) / Double(n)
         report.notes = notes
         report.wall_seconds = (ContinuousClock.now - wallStart).seconds
         return report

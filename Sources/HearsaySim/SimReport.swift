@@ -37,6 +37,9 @@ public struct SimReport: Codable, Sendable {
     public var idle_packets_per_node_per_second: Double?
 
     public var events: Int
+    /// The most deliveries and timers pending at once, per node: grows with N when every node
+    /// holds state about many others (a partition), flat otherwise.
+    public var peak_queued_events_per_node: Double?
     public var wall_seconds: Double
     public var notes: [String]
 
@@ -66,6 +69,7 @@ public struct SimReport: Codable, Sendable {
             ("traffic per node", "\(f(bytes_per_node_per_second, 0)) B/s, \(f(packets_per_node_per_second, 1)) pkt/s"),
             ("idle traffic per node", "\(f(idle_bytes_per_node_per_second, 0)) B/s, \(f(idle_packets_per_node_per_second, 1)) pkt/s"),
             ("simulated", "\(f(virtual_seconds, 1)) virtual s, \(events) events, \(f(wall_seconds, 2)) wall s"),
+            ("peak queued events", peak_queued_events_per_node.map { "\(f($0, 1)) per node" } ?? "—"),
         ]
         rows += notes.map { ("note", $0) }
         let w = rows.map(\.0.count).max() ?? 0

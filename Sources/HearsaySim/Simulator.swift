@@ -41,6 +41,9 @@ public final class Simulator {
     public var checkWire = false
     static let wireKey = PairKey(testingBytes: Array(repeating: 0x5a, count: 32))
     public private(set) var eventsProcessed = 0
+    /// The most events waiting in the heap at once: deliveries and timers, the simulator's own
+    /// per-node state (a node's table, queues and suspicions grow with it).
+    public private(set) var peakQueuedEvents = 0
 
     var heap = Heap<Event>()
     var seq: UInt64 = 0
@@ -152,6 +155,7 @@ public final class Simulator {
     func push(_ kind: Event.Kind, at t: Int64) {
         seq &+= 1
         heap.insert(Event(time: max(t, now.nanoseconds), seq: seq, kind: kind))
+        peakQueuedEvents = max(peakQueuedEvents, heap.count)
     }
 
     func apply(_ directives: [Directive], from i: Int) {
