@@ -3,6 +3,9 @@ import HearsayModel
 extension GossipInstance {
     var reapInterval: Duration { config.tombstoneRetention * 0.25 }
 
+    /// Forged entries after which the rest of an anti-entropy frame is dropped.
+    static let maxForgedPerFrame = 8
+
     func record(_ m: Member) -> SyncRecord {
         SyncRecord(entry: m.entry, state: m.state, claim: m.claim)
     }
@@ -90,6 +93,9 @@ extension GossipInstance {
             if m.updatedAt <= horizon {
                 tombstones.removeFirst()
                 table.remove(first)
+                if m.entry.entry.isForeign, let n = foreignCount[m.entry.owner] {
+                    foreignCount[m.entry.owner] = n > 1 ? n - 1 : nil
+                }
                 suspicions[first] = nil
                 grafts[first] = nil
                 pending.append(.event(MembershipEvent(
@@ -181,7 +187,13 @@ extension GossipInstance {
     mutating func merge(_ records: [SyncRecord], fresh: Bool) -> Int {
         var news = [Update]()
         var claims = [Claim]()
+        let forgedBefore = stats.rejectedForged
         for r in records {
+            // A frame full of forgeries is not worth reading to the end: each costs a signature check.
+            guard stats.rejectedForged - forgedBefore < Self.maxForgedPerFrame else {
+                stats.framesAbandoned += 1
+                break
+            }
             let known = r.entry.id == id || table[r.entry.id] != nil
             if !known && (r.state == .dead || r.state == .left) {
                 stats.unknownSubject += 1

@@ -42,10 +42,16 @@ extension GossipInstance {
             stats.unknownSubject += 1
             return false
         }
+        // Foreign entries are bounded per observer: one member cannot fill every table.
+        if previous == nil && e.entry.isForeign && foreignCount[e.owner, default: 0] >= Self.maxForeignPerOwner {
+            stats.foreignOverLimit += 1
+            return false
+        }
         guard verifier.isAuthentic(e) else {
             stats.rejectedForged += 1
             return false
         }
+        if previous == nil && e.entry.isForeign { foreignCount[e.owner, default: 0] += 1 }
         let state: MemberState = tombstone ? .left : .alive
         table.put(Member(entry: e, state: state, claimIncarnation: 0, updatedAt: now, hops: hops))
         suspicions[subject] = nil

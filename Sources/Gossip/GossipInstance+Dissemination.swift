@@ -180,6 +180,15 @@ extension GossipInstance {
         send(.graft(digests: [Digest(id: subject, precedence: g.wanted)]), to: next.peer, at: next.address)
     }
 
+    /// `source` just proved its address: ask it at once for what waits on it (one graft).
+    mutating func graftWaiting(on source: GraftSource) {
+        let digests = grafts.filter { $0.value.sources.contains(source) }.map { Digest(id: $0.key, precedence: $0.value.wanted) }
+            .sorted { $0.id < $1.id }
+        guard !digests.isEmpty else { return }
+        stats.graftsSent += 1
+        for p in packetize(digests) { send(.graft(digests: p), to: source.peer, at: source.address) }
+    }
+
     /// The update this node would send about a row: the signed claim behind a suspicion or
     /// death, else the entry.
     func update(for m: Member) -> Update {

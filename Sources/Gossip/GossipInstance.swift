@@ -70,6 +70,11 @@ public struct GossipInstance: Sendable {
     var eagerRefilledAt: Instant = .zero
     var lastLazyPush: Instant = Instant(nanoseconds: .min / 2)
 
+    /// Foreign entries held, by the member that observes (and signs) them.
+    var foreignCount: [NodeID: Int] = [:]
+    /// Foreign entries one member may publish into this table.
+    static let maxForeignPerOwner = 256
+
     // Suspicion and tombstones.
     var suspicions: [NodeID: Suspicion] = [:]
     /// Verification pings in flight, by sequence number and by member.
@@ -261,6 +266,7 @@ public struct GossipInstance: Sendable {
         guard let c = challenges[seq], c.peer == sender, c.address == address else { return spoofedAck() }
         challenges[seq] = nil
         prove(address)
+        graftWaiting(on: GraftSource(peer: sender, address: address))
     }
 
     static let maxChallenges = 64
@@ -268,6 +274,10 @@ public struct GossipInstance: Sendable {
 
     /// `address` answered a ping sent to it with the key of the member it belongs to.
     mutating func prove(_ address: PeerAddress) {
+        if address == replyTo {  // proven now: the rest of this exchange is not capped
+            replyBudget = .max
+            replyPackets = .max
+        }
         guard proven.insert(address).inserted else { return }
         provenOrder.append(address)
         while provenOrder.count > Self.maxProven { proven.remove(provenOrder.removeFirst()) }

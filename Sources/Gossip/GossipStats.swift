@@ -48,6 +48,10 @@ public struct GossipStats: Sendable, Hashable, Codable {
     public var deathsDowngraded = 0
     /// Ping-reqs from non-members, or beyond the relay cap: not relayed.
     public var relaysRefused = 0
+    /// New foreign entries refused: their observer already has `maxForeignPerOwner` in the table.
+    public var foreignOverLimit = 0
+    /// Anti-entropy frames whose rest was dropped after `maxForgedPerFrame` forged entries.
+    public var framesAbandoned = 0
 
     public init() {}
 
@@ -64,6 +68,7 @@ public struct GossipStats: Sendable, Hashable, Codable {
         a.unauthenticated += b.unauthenticated; a.amplificationRefused += b.amplificationRefused
         a.challenges += b.challenges; a.spoofedAcks += b.spoofedAcks; a.claimsAhead += b.claimsAhead
         a.unknownClaimant += b.unknownClaimant; a.deathsDowngraded += b.deathsDowngraded
-        a.relaysRefused += b.relaysRefused
+        a.relaysRefused += b.relaysRefused; a.foreignOverLimit += b.foreignOverLimit
+        a.framesAbandoned += b.framesAbandoned
     }
 }

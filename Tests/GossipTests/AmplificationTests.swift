@@ -14,7 +14,7 @@ import Testing
 
     /// Node 0 knowing 1...12, with news queued for piggybacking and entries to graft.
     static func busyNode() -> GossipInstance {
-        var node = Fx.instance(0, knowing: Array(1...12))
+        var node = Fx.instance(0, knowing: Array(1...12), proven: false)
         for i in 20..<30 { _ = node.deliver(.push(updates: [Update(.entry(Fx.signed(i)))]), from: 1) }
         return node
     }
@@ -68,7 +68,7 @@ import Testing
 
     @Test("a stale claim in a ping is answered inside the ack, within its size")
     func reassertInAck() {
-        var node = Fx.instance(0, knowing: [1, 2, 3])
+        var node = Fx.instance(0, knowing: [1, 2, 3], proven: false)
         _ = node.deliver(.push(updates: [Update(.suspect(id: Fx.id(0), incarnation: 1, from: Fx.id(1)))]), from: 1)
         #expect(node.me.version.incarnation == 2)
         // A verifier's ping: the stale claim and its own entry.

@@ -7,7 +7,7 @@ import Testing
 @Suite struct AuthenticatedProbeTests {
     /// Node 0 (knowing 1...4) probes someone; returns the instance, the ping and the target.
     func probing() throws -> (GossipInstance, Ping, target: Int) {
-        var node = Fx.instance(0, knowing: [1, 2, 3, 4])
+        var node = Fx.instance(0, knowing: [1, 2, 3, 4], proven: false)
         let ping = try #require(node.tick(.probe, at: Fx.at(1)).pings.first?.0)
         let target = try #require((1...4).first { Fx.id($0) == ping.target })
         return (node, ping, target)

@@ -81,14 +81,19 @@ enum Fx {
     }
 
     /// Node `i`, warm-started with a table that holds itself and `others` alive at version 1.0
-    /// (plus `overrides`). Its own entry is version 1.0.
+    /// (plus `overrides`). Its own entry is version 1.0. Unless `proven` is false, the addresses
+    /// of `others` have proven themselves (as after a round of probes): replies to them are not
+    /// capped, and pushes from them are not answered with a challenge.
     static func instance(
-        _ i: Int, knowing others: [Int], overrides: [Member] = [], config: GossipConfig = Fx.config, seed: UInt64 = 7
+        _ i: Int, knowing others: [Int], overrides: [Member] = [], config: GossipConfig = Fx.config, seed: UInt64 = 7,
+        proven: Bool = true
     ) -> GossipInstance {
         let mine = signed(i)
         var t = table(others, overrides: overrides)
         t.put(Member(entry: mine, state: .alive, claimIncarnation: 0, updatedAt: .zero, hops: 0))
-        return GossipInstance(config: config, identity: identity(i), signed: mine, table: t, seed: seed, verifier: verifier)
+        var node = GossipInstance(config: config, identity: identity(i), signed: mine, table: t, seed: seed, verifier: verifier)
+        if proven { for o in others { node.prove(address(o)) } }
+        return node
     }
 
     static func at(_ seconds: Double) -> Instant { Instant(nanoseconds: Int64((seconds * 1e9).rounded())) }

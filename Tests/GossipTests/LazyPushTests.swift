@@ -9,7 +9,7 @@ import Testing
     }
 
     @Test func ihaveFromAnUnprovenAnnouncerIsChallengedThenGrafted() throws {
-        var node = Fx.instance(0, knowing: [1, 2, 3])
+        var node = Fx.instance(0, knowing: [1, 2, 3], proven: false)
         let newer = Self.digest(1, seq: 5)
         let ds = node.deliver(.ihave(digests: [newer]), from: 2)
         #expect(ds.grafts.isEmpty)
@@ -19,8 +19,8 @@ import Testing
         }
         // While the challenge is unanswered, the retry timer sends nothing more to that address.
         #expect(node.tick(.graft(Fx.id(1)), at: Fx.at(0.04)).sends.isEmpty)
-        _ = node.deliver(.response(seq: nonce), from: 2, at: Fx.at(0.05))
-        let retry = node.tick(.graft(Fx.id(1)), at: Fx.at(0.08))
+        // The answer proves the address, and what waited on it is grafted at once.
+        let retry = node.deliver(.response(seq: nonce), from: 2, at: Fx.at(0.05))
         #expect(retry.grafts.map(\.to) == [Fx.address(2)])
         #expect(retry.grafts.first?.0 == [newer])
     }
@@ -96,8 +96,8 @@ import Testing
 
     @Test func graftRoundTripDeliversTheMissingUpdate() throws {
         // A learned a status change that B missed; A announces, B grafts, A pushes.
-        var a = Fx.instance(0, knowing: [1, 2, 3])
-        var b = Fx.instance(1, knowing: [0, 2, 3])
+        var a = Fx.instance(0, knowing: [1, 2, 3], proven: false)
+        var b = Fx.instance(1, knowing: [0, 2, 3], proven: false)
         let change = Fx.signed(2, seq: 1, status: .away)
         let ads = a.deliver(.push(updates: [Update(.entry(change))]), from: 2)
         let lazyAt = try #require(ads.scheduled(.lazyPush))

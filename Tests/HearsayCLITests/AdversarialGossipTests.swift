@@ -180,7 +180,10 @@ import Glibc
         #expect((Self.stats(c, 0)?.gossip?.deathsDowngraded ?? 0) >= 1)
 
         // 2. Amplification from the attacker's address, which never answered a challenge: an
-        //    ihave draws at most its size, a graft at most its size.
+        //    ihave draws at most its size, a graft at most its size. (First drain what answered
+        //    the push above: one challenge, smaller than the push.)
+        let drained = attacker.receive(for: 0.3)
+        #expect(drained.count <= 1 && drained.allSatisfy { $0.count <= 200 }, "\(drained.map(\.count))")
         let row2 = try #require(c.table(0)?.first { $0.id == n1.id.base32 })
         let wanted = Digest(id: n1.id, precedence: .entry(EntryVersion(incarnation: row2.incarnation, sequence: row2.sequence)))
         let ihave = Self.sealed(.ihave(digests: (0..<60).map { k in
