@@ -97,6 +97,7 @@ extension GossipInstance {
                     foreignCount[m.entry.owner] = n > 1 ? n - 1 : nil
                 }
                 suspicions[first] = nil
+                pendingDeaths[first] = nil
                 grafts[first] = nil
                 pending.append(.event(MembershipEvent(
                     id: first, entry: m.entry, previous: m.state, state: nil, precedence: m.precedence, hops: m.hops,

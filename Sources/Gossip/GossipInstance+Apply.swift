@@ -55,6 +55,7 @@ extension GossipInstance {
         let state: MemberState = tombstone ? .left : .alive
         table.put(Member(entry: e, state: state, claimIncarnation: 0, updatedAt: now, hops: hops))
         suspicions[subject] = nil
+        pendingDeaths[subject] = nil
         verifications[subject] = nil
         if grafts[subject].map({ Precedence.entry(e.version) >= $0.wanted }) == true { grafts[subject] = nil }
         if tombstone { tombstones.append(subject) }

@@ -124,8 +124,17 @@ extension GossipInstance {
         if c.claimant != id {
             let held = suspicions[subject].map { $0.incarnation == inc && now - $0.start >= $0.min * 0.5 } ?? false
             guard held else {
+                // Not yet: a suspicion for now; the death is kept and taken once the suspicion
+                // has been held long enough, unless the member refutes first.
                 stats.deathsDowngraded += 1
-                return applySuspect(c, hops: hops)
+                let applied = applySuspect(c, hops: hops)
+                if let s = suspicions[subject], s.incarnation == inc, pendingDeaths[subject] == nil,
+                    table[subject]?.state == .suspect, applied || isAuthentic(c)
+                {
+                    pendingDeaths[subject] = c
+                    pending.append(.schedule(.suspicion(subject), at: s.start + s.min * 0.5))
+                }
+                return applied
             }
             guard isAuthentic(c) else { return false }
         }
@@ -138,6 +147,7 @@ extension GossipInstance {
         m.hops = hops
         table.put(m)
         suspicions[subject] = nil
+        pendingDeaths[subject] = nil
         verifications[subject] = nil
         if grafts[subject].map({ Precedence.dead(inc) >= $0.wanted }) == true { grafts[subject] = nil }
         tombstones.append(subject)
@@ -174,6 +184,15 @@ extension GossipInstance {
     }
 
     mutating func suspicionTimedOut(_ subject: NodeID) {
+        if let c = pendingDeaths[subject], let s = suspicions[subject], now - s.start >= s.min * 0.5 {
+            pendingDeaths[subject] = nil
+            if let m = table[subject], m.state == .suspect, m.claimIncarnation == c.incarnation,
+                applyDead(c, hops: m.hops)
+            {
+                forward([Update(.claim(c), hops: m.hops)], origin: false)
+                return
+            }
+        }
         guard let s = suspicions[subject], now >= s.deadline, let m = table[subject], m.state == .suspect,
             m.claimIncarnation == s.incarnation
         else { return }

@@ -197,8 +197,8 @@ extension GossipInstance {
     }
 
     /// A peer asks for updates we announced. An unproven source gets them only if they all fit in
-    /// one datagram no larger than its graft; otherwise it is challenged, and its next graft
-    /// (each missing update has its own retry timer) is answered in full.
+    /// one datagram no larger than its graft; otherwise it is challenged, and the graft is
+    /// answered in full the moment the response proves the address.
     mutating func receivedGraft(_ digests: [Digest], from: PeerAddress, sender: NodeID) {
         var updates = [Update]()
         for d in digests {
@@ -210,7 +210,11 @@ extension GossipInstance {
         }
         guard !updates.isEmpty else { return }
         for p in packetize(updates) {
-            guard send(.push(updates: p), to: sender, at: from) else { return }  // refused: challenged instead
+            guard send(.push(updates: p), to: sender, at: from) else {
+                // Refused: the address was challenged instead; the answer to the challenge gets these.
+                if let seq = challengeOrder.last, challenges[seq]?.address == from { challenges[seq]?.deferred = digests }
+                return
+            }
         }
     }
 

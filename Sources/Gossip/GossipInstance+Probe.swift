@@ -29,6 +29,8 @@ struct Challenge: Sendable {
     let peer: NodeID
     let address: PeerAddress
     let sentAt: Instant
+    /// A graft refused for want of proof: answered as soon as the response comes.
+    var deferred: [Digest] = []
 }
 
 /// Round-robin over a random permutation of the member order (SWIM §4.3), in O(1) memory: the

@@ -77,6 +77,8 @@ public struct GossipInstance: Sendable {
 
     // Suspicion and tombstones.
     var suspicions: [NodeID: Suspicion] = [:]
+    /// Death claims heard before this node had held the suspicion long enough, by subject.
+    var pendingDeaths: [NodeID: Claim] = [:]
     /// Verification pings in flight, by sequence number and by member.
     var verifying: [UInt32: NodeID] = [:]
     var verifications: [NodeID: Verification] = [:]
@@ -267,6 +269,7 @@ public struct GossipInstance: Sendable {
         challenges[seq] = nil
         prove(address)
         graftWaiting(on: GraftSource(peer: sender, address: address))
+        if !c.deferred.isEmpty { receivedGraft(c.deferred, from: address, sender: sender) }
     }
 
     static let maxChallenges = 64
