@@ -32,7 +32,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = [UInt8]
     typealias OutboundOut = ByteBuffer
 
-    unowned let endpoint: NativeEndpoint
+    /// Strong: a channel can outlive its endpoint's owner (one still dialing or handshaking when
+    /// `close()` ran, one dropped after a simultaneous dial), and its last events still reach the
+    /// endpoint. The cycle through `connections` ends when the channel closes (`closed`).
+    let endpoint: NativeEndpoint
     let channel: Channel
     let role: Connection.Role
     /// The node a dialed connection is meant for.
