@@ -32,7 +32,10 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     typealias InboundIn = [UInt8]
     typealias OutboundOut = ByteBuffer
 
-    unowned let endpoint: NativeEndpoint
+    /// Strong: a channel can outlive its endpoint's owner (one still dialing or handshaking when
+    /// `close()` ran, one dropped after a simultaneous dial), and its last events still reach the
+    /// endpoint. The cycle through `connections` ends when the channel closes (`closed`).
+    let endpoint: NativeEndpoint
     let channel: Channel
     let role: Connection.Role
     /// The node a dialed connection is meant for.
@@ -45,9 +48,17 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// Messages received in the current read, stored together when the read completes.
     var arrived: [ChatMessage] = []
     var arrivedRelays: [Outgoing] = []
-    /// After a batch was not stored: until when (uptime ms) everything arriving is refused
-    /// unread, so that the peer retries the lot in its order (ADR 0011).
-    var refusingUntil: Int64 = 0
+    /// After a batch was not stored (ADR 0011), for chat and for relayed messages apart (their
+    /// sender keeps them in different queues): the messages nacked since, and when (uptime ms) a
+    /// batch last failed. Until one of them arrives again (the sender's retry, which starts at the
+    /// first refused message) everything of that kind arriving is nacked unread, however late it
+    /// comes, so that nothing is stored ahead of them. A sender that sends none of them again
+    /// within `NativeEndpoint.refusalMaxMillis` does not retry: storing resumes.
+    struct Refusal {
+        var ids: Set<MessageID> = []
+        var at: Int64 = 0
+    }
+    var refusing = [false: Refusal(), true: Refusal()]
 
     init(endpoint: NativeEndpoint, channel: Channel, role: Connection.Role, expected: NodeID?) {
         self.endpoint = endpoint
@@ -105,23 +116,38 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
         if !arrivedRelays.isEmpty {
             let relays = arrivedRelays
             arrivedRelays = []
-            take(relays.map(\.message.id)) { done in delegate.deliverRelayed(relays, from: peer, done: done) }
+            take(relays, relayed: true, id: \.message.id) { items, done in delegate.deliverRelayed(items, from: peer, done: done) }
         }
         guard !arrived.isEmpty else { return }
         let batch = arrived
         arrived = []
-        take(batch.map(\.id)) { done in delegate.deliver(batch, from: peer, done: done) }
+        take(batch, relayed: false, id: \.id) { items, done in delegate.deliver(items, from: peer, done: done) }
     }
 
     /// Hands messages to the node (`deliver`) and answers each: ack once stored, nack if not.
-    /// While refusing, they are nacked without being offered.
-    func take(_ ids: [MessageID], _ deliver: (@escaping @Sendable (Bool) -> Void) -> Void) {
+    /// While refusing, those before the first refused one sent again are nacked without being
+    /// offered; from it on they are offered, and the refusal ends.
+    func take<T>(_ items: [T], relayed: Bool, id: (T) -> MessageID,
+                 _ deliver: ([T], @escaping @Sendable (Bool) -> Void) -> Void) {
+        var items = items
+        if let r = refusing[relayed], !r.ids.isEmpty, Self.millis() - r.at < Int64(NativeEndpoint.refusalMaxMillis) {
+            let retry = items.firstIndex { r.ids.contains(id($0)) } ?? items.endIndex
+            let early = items[..<retry].map(id)
+            refusing[relayed]?.ids.formUnion(early)
+            answer(early, stored: false)
+            guard retry < items.endIndex else { return }
+            items = Array(items[retry...])
+        }
+        refusing[relayed] = Refusal()
+        let ids = items.map(id)
         let loop = channel.eventLoop
-        guard Self.millis() >= refusingUntil else { return answer(ids, stored: false) }
-        deliver { [weak self] ok in
+        deliver(items) { [weak self] ok in
             loop.execute {
                 guard let self else { return }
-                if !ok { self.refusingUntil = Self.millis() + Int64(NativeEndpoint.refusalRetryMillis) }
+                if !ok {
+                    self.refusing[relayed, default: Refusal()].ids.formUnion(ids)
+                    self.refusing[relayed]?.at = Self.millis()
+                }
                 self.answer(ids, stored: ok)
             }
         }

@@ -29,6 +29,10 @@ public final class NativeEndpoint: @unchecked Sendable {
     public static let refusalRetryMillis: UInt32 = 1_000
     public static let refusalReason = "not stored by the receiver (its chat store failed, e.g. disk full, or it refused "
         + "a relayed message; see its log): kept in the outbox, sent again"
+    /// After a refusal, how long the handler waits for the sender to send one of the refused
+    /// messages again before it stores what arrives anyway (a sender that does not retry). A
+    /// Hearsay sender retries after `refusalRetryMillis` and its 500 ms timer (ADR 0011).
+    public static let refusalMaxMillis: UInt32 = 30_000
     /// Messages for a peer whose session is not open yet. Dropped if it does not open: the
     /// node's outbox (ChatStore) keeps them and sends them again later.
     var waiting: [NodeID: [Outgoing]] = [:]

@@ -12,8 +12,9 @@ public protocol NativeSessionDelegate: AnyObject, Sendable {
     /// Store `messages` from `peer` (in their order; the ones arrived in one read, so that they
     /// share a commit), then call `done(true)` from any thread: they are then acked. A message
     /// already stored counts as stored (it is acked again, shown once). `done(false)`: not
-    /// stored; each is nacked (ADR 0011), and whatever else the peer sends in the next
-    /// `refusalRetryMillis` too, so that it keeps them in order in its outbox and tries again.
+    /// stored; each is nacked (ADR 0011), and whatever else the peer sends on that connection
+    /// too, unread, until it sends one of the refused ones again: it keeps them in order in its
+    /// outbox and tries again from the first, so nothing is stored ahead of them.
     func deliver(_ messages: [ChatMessage], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void)
     /// The same for relayed messages (`.relay` items), when this node relays (ADR 0010).
     func deliverRelayed(_ messages: [Outgoing], from peer: NodeID, done: @escaping @Sendable (Bool) -> Void)
