@@ -99,13 +99,7 @@ extension GossipInstance {
         default:
             guard c.claimant == id || isAuthentic(c) else { return false }
             let previous = m.state
-            m.state = .suspect
-            m.claimIncarnation = inc
-            m.claimant = c.claimant
-            m.claim = c
-            m.updatedAt = now
-            m.hops = hops
-            table.put(m)
+            put(&m, .suspect, by: c, hops: hops)
             startSuspicion(subject, incarnation: inc, from: c.claimant)
             if grafts[subject].map({ Precedence.suspect(inc) >= $0.wanted }) == true { grafts[subject] = nil }
             stats.applied += 1
@@ -139,13 +133,7 @@ extension GossipInstance {
             guard isAuthentic(c) else { return false }
         }
         let previous = m.state
-        m.state = .dead
-        m.claimIncarnation = inc
-        m.claimant = c.claimant
-        m.claim = c
-        m.updatedAt = now
-        m.hops = hops
-        table.put(m)
+        put(&m, .dead, by: c, hops: hops)
         suspicions[subject] = nil
         pendingDeaths[subject] = nil
         verifications[subject] = nil
@@ -154,6 +142,17 @@ extension GossipInstance {
         stats.applied += 1
         emit(subject, previous: previous)
         return true
+    }
+
+    /// Puts row `m` in `state` on the strength of claim `c`.
+    mutating func put(_ m: inout Member, _ state: MemberState, by c: Claim, hops: UInt8) {
+        m.state = state
+        m.claimIncarnation = c.incarnation
+        m.claimant = c.claimant
+        m.claim = c
+        m.updatedAt = now
+        m.hops = hops
+        table.put(m)
     }
 
     /// This node's own probe failed: suspect the target, tell everyone, and tell the target

@@ -53,6 +53,19 @@ import Glibc
         }
     }
 
+    /// Three nodes, 1 and 2 joining 0, all listing all alive.
+    static func threeNodes() throws -> Cluster {
+        let c = Cluster()
+        do {
+            for i in 0..<3 { try c.start(i, join: i == 0 ? nil : 0) }
+        } catch {
+            c.stopAll()
+            throw error
+        }
+        #expect(c.eventually(15) { $0.filter { $0.state == "alive" }.count == 3 })
+        return c
+    }
+
     static func stats(_ c: Cluster, _ i: Int) -> ControlResponse? {
         try? ControlClient(path: c.data(i) + "/control.sock").request(ControlRequest(op: "stats"))
     }
@@ -69,10 +82,8 @@ import Glibc
 
     @Test("a host that is not a member changes nothing: forged claims, spoofed ids, ping-reqs, ihaves")
     func nonMember() throws {
-        let c = Cluster()
+        let c = try Self.threeNodes()
         defer { c.stopAll() }
-        for i in 0..<3 { try c.start(i, join: i == 0 ? nil : 0) }
-        #expect(c.eventually(15) { $0.filter { $0.state == "alive" }.count == 3 })
         let ids = try (0..<3).map { try Self.identity(c, $0) }
         let victim = ids[2]
         let attacker = Attacker()
@@ -122,10 +133,8 @@ import Glibc
 
     @Test("acks in the name of a crashed node do not hide its crash")
     func spoofedAcks() throws {
-        let c = Cluster()
+        let c = try Self.threeNodes()
         defer { c.stopAll() }
-        for i in 0..<3 { try c.start(i, join: i == 0 ? nil : 0) }
-        #expect(c.eventually(15) { $0.filter { $0.state == "alive" }.count == 3 })
         let victim = try Self.identity(c, 2)
         let before = (0..<2).map { Self.stats(c, $0)?.wire?.dropped["bad-tag"] ?? 0 }
         c.kill9(2)
@@ -153,10 +162,8 @@ import Glibc
 
     @Test("a member cannot bury a node that answers, nor use a node to amplify toward an unproven address")
     func member() throws {
-        let c = Cluster()
+        let c = try Self.threeNodes()
         defer { c.stopAll() }
-        for i in 0..<3 { try c.start(i, join: i == 0 ? nil : 0) }
-        #expect(c.eventually(15) { $0.filter { $0.state == "alive" }.count == 3 })
         // Node 2 is the attacker's self-made member: its key is in its data directory. Stop it
         // so that only the test speaks for it (its row stays: a dead member is still a node).
         let ids = try (0..<3).map { try Self.identity(c, $0) }
