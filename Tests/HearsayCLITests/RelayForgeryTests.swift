@@ -27,8 +27,18 @@ import Testing
             + NativeCodec.frame(.sessionRequest(handle: "node1"))
             + NativeCodec.frame(.relay(realm: "xmpp-ll", user: "carol@pc", message: forged))
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let answers = try await FrameClient.exchange(me, port: c.chatPort, host: "127.0.0.1", send: bytes, seconds: 5,
-                                                    until: { $0.contains { if case .nack = $0 { true } else { false } } }, on: group)
+        // Under a loaded fresh-clone run the node was seen to close the connection before the write
+        // completed ("I/O on closed channel", cause not pinned down): up to three attempts.
+        var answers = [NativeMessage]()
+        for attempt in 1...3 {
+            do {
+                answers = try await FrameClient.exchange(me, port: c.chatPort, host: "127.0.0.1", send: bytes, seconds: 5,
+                                                         until: { $0.contains { if case .nack = $0 { true } else { false } } }, on: group)
+                break
+            } catch where attempt < 3 {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+        }
         try await group.shutdownGracefully()
         #expect(answers.contains { if case .nack(forged.id, _, _) = $0 { true } else { false } }, "\(answers)")
         #expect(!answers.contains(.ack(forged.id)))
