@@ -11,7 +11,7 @@ import Glibc
 /// datagrams from a socket of the test's own, as a host on the LAN or a member with a self-made
 /// identity would send them. Each test has a positive control showing it would see the attack
 /// work. Docs/security.md.
-@Suite(.serialized) struct AdversarialGossipTests {
+@Suite(.serialized, .blockingLane) struct AdversarialGossipTests {
     /// A UDP socket on 127.0.0.9 (a host that runs no node), with a receive timeout.
     final class Attacker {
         let fd: Int32

@@ -33,7 +33,7 @@ func temporaryDirectory() -> String {
     return d
 }
 
-@Suite struct ExecutableTests {
+@Suite(.blockingLane) struct ExecutableTests {
     /// libavahi-client (and D-Bus behind it) is opened at run time, only with mDNS on: a node
     /// with --mdns off maps none of it, and runs where it is not installed (ADR 0007). Full
     /// Foundation came back with the chat store (GRDB imports it): ADR 0008 measures what it costs.
@@ -59,7 +59,7 @@ func temporaryDirectory() -> String {
 let overlayExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent().appendingPathComponent(".build/overlay/debug/hearsay").path
 
-@Suite struct OverlayBuildTests {
+@Suite(.blockingLane) struct OverlayBuildTests {
     static var overlay: String { overlayExecutable }
 
     @Test("the overlay build links neither Foundation nor SQLite nor TLS, and refuses --chat on",
@@ -79,7 +79,7 @@ let overlayExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     }
 }
 
-@Suite struct ProtocolsCommandTests {
+@Suite(.blockingLane) struct ProtocolsCommandTests {
     @Test("hearsay protocols lists the native realm and link-local XMPP; --json too")
     func lists() throws {
         let table = try hearsay(["protocols"])
@@ -96,7 +96,7 @@ let overlayExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     }
 }
 
-@Suite struct IdentityCommandTests {
+@Suite(.blockingLane) struct IdentityCommandTests {
     @Test("hearsay id creates a 0600 key in a 0700 data dir, then keeps the same id")
     func createsOnce() throws {
         let dir = temporaryDirectory() + "/data"
@@ -138,7 +138,7 @@ let overlayExecutable = URL(fileURLWithPath: #filePath).deletingLastPathComponen
     }
 }
 
-@Suite struct SimCommandTests {
+@Suite(.blockingLane) struct SimCommandTests {
     @Test("sim --json prints one object with every documented key")
     func jsonKeys() throws {
         let r = try hearsay(["sim", "--nodes", "30", "--seed", "4", "--duration", "30", "--partition", "3", "--json"])

@@ -49,7 +49,7 @@ func numbered(_ n: Int, _ prefix: String) -> [String] {
     (1...n).map { i in prefix + " " + String(repeating: "0", count: 4 - String(i).count) + String(i) }
 }
 
-@Suite(.serialized) struct ChatNodeTests {
+@Suite(.serialized, .blockingLane) struct ChatNodeTests {
     @Test("three nodes: simultaneous sessions, messages both ways, in order, delivered")
     func threeNodes() throws {
         let c = Cluster()

@@ -8,7 +8,7 @@ import Glibc
 
 /// `hearsay chat` for real: in a detached tmux (its own server socket), against two nodes on
 /// loopback (no mDNS), driven with `send-keys` and read with `capture-pane`.
-@Suite(.serialized) struct ChatTmuxTests {
+@Suite(.serialized, .blockingLane) struct ChatTmuxTests {
     static let tmux: String? = ["/usr/bin/tmux", "/usr/local/bin/tmux", "/bin/tmux"].first {
         FileManager.default.isExecutableFile(atPath: $0)
     } ?? ProcessInfo.processInfo.environment["PATH"]?.split(separator: ":")

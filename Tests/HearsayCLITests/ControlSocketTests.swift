@@ -26,7 +26,7 @@ func runBounded(_ argv: [String], seconds: Double, stderr: String) throws -> Int
 
 /// The control socket's path (issue 11, finding 8): never world-accessible whatever the umask,
 /// and a node never deletes what is not a stale socket.
-@Suite(.serialized) struct ControlSocketTests {
+@Suite(.serialized, .blockingLane) struct ControlSocketTests {
     func nodeArgs(_ c: Cluster, _ i: Int, control: String) throws -> [String] {
         [try hearsayExecutable(), "node", "--data", c.data(i), "--handle", "node\(i)", "--bind", c.address(i), "--mdns", "off",
          "--control", control]

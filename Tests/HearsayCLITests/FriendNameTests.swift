@@ -4,7 +4,7 @@ import Testing
 
 /// Friends are pinned by id (issue 11, finding 8): a stranger who takes a friend's handle does
 /// not shadow the friend.
-@Suite(.serialized) struct FriendNameTests {
+@Suite(.serialized, .blockingLane) struct FriendNameTests {
     @Test("a stranger called bob: `send bob` is ambiguous until one is a friend, then goes to the friend")
     func aFriendWinsOverAStrangerOfTheSameName() throws {
         let c = Cluster()

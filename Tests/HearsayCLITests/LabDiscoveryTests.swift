@@ -125,7 +125,7 @@ func unescapeBrowseName(_ s: String) -> String {
     return String(decoding: out, as: UTF8.self)
 }
 
-@Suite(.enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
+@Suite(.blockingLane, .enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
 struct LabDiscoveryTests {
     @Test("3 hosts find each other through mDNS alone; a 4th joins; kill -9 is death by gossip while its record lingers")
     func threeHosts() throws {

@@ -11,7 +11,7 @@ import Glibc
 /// published like finch publishes its own (`avahi-publish` on a host with no node) becomes one
 /// foreign entry in every node's table, owned by one observing node, taken over when that node
 /// dies, and retracted when the record goes.
-@Suite(.enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
+@Suite(.blockingLane, .enabled(if: Lab.unavailable == nil, "\(Lab.unavailable ?? "")"))
 struct LabLinkLocalTests {
     static func carol(_ rows: [TableRow]) -> [TableRow] {
         rows.filter { $0.realm == "xmpp-ll" && $0.handle == "Carol Jones" }

@@ -106,7 +106,7 @@ func hearsayExecutable() throws -> String {
     throw CocoaError(.fileNoSuchFile)
 }
 
-@Suite(.serialized) struct NodeClusterTests {
+@Suite(.serialized, .blockingLane) struct NodeClusterTests {
     @Test("20 nodes join one seed; status, kill -9, leave and restart are seen by all")
     func twentyNodes() throws {
         let c = Cluster()
@@ -223,7 +223,7 @@ func hearsayExecutable() throws -> String {
     }
 }
 
-@Suite struct NodeRefusalTests {
+@Suite(.blockingLane) struct NodeRefusalTests {
     @Test("a second node on the same data directory, or on the same address, is refused with a clear error")
     func refusals() throws {
         let c = Cluster()
@@ -242,7 +242,7 @@ func hearsayExecutable() throws -> String {
     }
 }
 
-@Suite struct NodeObservabilityTests {
+@Suite(.blockingLane) struct NodeObservabilityTests {
     @Test("structured logs on stderr and Prometheus metrics through the control API")
     func logsAndMetrics() throws {
         let c = Cluster()
@@ -292,7 +292,7 @@ func hearsayExecutable() throws -> String {
     }
 }
 
-@Suite struct TableWatchTests {
+@Suite(.blockingLane) struct TableWatchTests {
     @Test("hearsay table --watch --json prints a line per change as it arrives")
     func watch() throws {
         let c = Cluster()
@@ -328,7 +328,7 @@ func hearsayExecutable() throws -> String {
     }
 }
 
-@Suite struct StatusPersistenceTests {
+@Suite(.blockingLane) struct StatusPersistenceTests {
     @Test("the user's status and its text survive a kill -9 and a graceful restart")
     func statusSurvivesRestarts() throws {
         let c = Cluster()

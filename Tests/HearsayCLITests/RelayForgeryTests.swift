@@ -11,7 +11,7 @@ import Testing
 
 /// A relayed message is taken only from the node the table says observes its user (issue 11,
 /// finding 7): a peer with a session that says "from carol@pc" is refused, nothing stored.
-@Suite(.serialized) struct RelayForgeryTests {
+@Suite(.serialized, .blockingLane) struct RelayForgeryTests {
     @Test("a relay frame from a peer that does not observe its user is nacked, not stored, logged and counted")
     func aForgedRelayIsRefused() async throws {
         let c = Cluster()

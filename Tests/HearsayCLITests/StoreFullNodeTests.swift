@@ -13,7 +13,7 @@ import Glibc
 ///
 /// The full disk is a file-size limit (RLIMIT_FSIZE) on the receiver's process, with SIGXFSZ
 /// ignored: its writes past the limit fail as on a full disk, and `prlimit --pid` lifts it.
-@Suite(.serialized) struct StoreFullNodeTests {
+@Suite(.serialized, .blockingLane) struct StoreFullNodeTests {
     /// Starts node `i` (joining node 0) with writes beyond `bytes` failing.
     func startLimited(_ c: Cluster, _ i: Int, bytes: Int) throws {
         let p = Process()
