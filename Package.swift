@@ -79,7 +79,7 @@ let package = Package(
         .target(
             name: "RealmNative",
             dependencies: [
-                "Conversation", "HearsayModel", "NativeTLS", "NativeWire",
+                "Conversation", "HearsayModel", "ListenerLimits", "NativeTLS", "NativeWire",
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -102,7 +102,7 @@ let package = Package(
         .target(
             name: "RealmXMPP",
             dependencies: [
-                "XMPPWire", "HearsayModel",
+                "XMPPWire", "HearsayModel", "ListenerLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -115,11 +115,17 @@ let package = Package(
         .systemLibrary(name: "CAvahi"),
         // Layer 1b: DNS-SD through the system avahi-daemon.
         .target(name: "DiscoveryAvahi", dependencies: ["CAvahi", "Discovery", "HearsayModel"]),
+        // Layer 1a: what every listener admits (caps in total, per source, pending; pre-auth
+        // deadlines; the descriptor reserve; byte budgets), on SwiftNIO channels (issue 11, point 6).
+        .target(
+            name: "ListenerLimits",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
         // Layer 1b: the gossip state machine on UDP and TCP sockets (SwiftNIO).
         .target(
             name: "GossipNIO",
             dependencies: [
-                "Gossip", "HearsayModel",
+                "Gossip", "HearsayModel", "ListenerLimits",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -128,7 +134,7 @@ let package = Package(
         .target(
             name: "HearsayNode",
             dependencies: [
-                "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi", "Conversation", "NativeWire", "Realms",
+                "HearsayModel", "Gossip", "GossipNIO", "Discovery", "DiscoveryAvahi", "Conversation", "NativeWire", "Realms", "ListenerLimits",
                 .target(name: "ChatStore", condition: .when(traits: ["Chat"])),
                 .target(name: "RealmNative", condition: .when(traits: ["Chat"])),
                 .target(name: "RealmXMPP", condition: .when(traits: ["Chat"])),
@@ -170,6 +176,10 @@ let package = Package(
         .testTarget(name: "HearsayModelTests", dependencies: ["HearsayModel", .product(name: "Crypto", package: "swift-crypto")]),
         .testTarget(name: "GossipTests", dependencies: ["Gossip", "HearsayModel", "HearsaySim", "HearsayFuzz"]),
         .testTarget(name: "DiscoveryTests", dependencies: ["Discovery", "HearsayModel"]),
+        .testTarget(
+            name: "ListenerLimitsTests",
+            dependencies: ["ListenerLimits", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]
+        ),
         .testTarget(name: "NativeWireTests", dependencies: ["NativeWire", "HearsayModel"]),
         .testTarget(name: "XMPPWireTests", dependencies: ["XMPPWire", "HearsayFuzz"]),
         .testTarget(

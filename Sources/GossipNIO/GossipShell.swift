@@ -1,5 +1,6 @@
 import Gossip
 import HearsayModel
+import ListenerLimits
 import NIOCore
 import NIOPosix
 
@@ -20,6 +21,12 @@ public final class GossipShell: @unchecked Sendable {
     private var counters = ShellCounters()
     private var pairKeys = PairKeys()
     private let maxDatagram: Int
+    /// What the TCP listener admits, and the bytes half-received frames may hold in all (set
+    /// before `start`; the composition root shares the node's descriptor reserve with them).
+    public var admission = Admission(listener: "gossip-tcp", limits: NodeListenerLimits.standard.gossipStream, budget: nil)
+    public var frameBudget = ByteBudget(capacity: NodeListenerLimits.standard.gossipFrameBytes)
+    /// Where outgoing streams are bound (the listening address when specific), else nil.
+    private var streamSource: SocketAddress?
     /// Called on the event loop for every table change.
     public var onEvent: (@Sendable (MembershipEvent) -> Void)?
 
@@ -34,6 +41,12 @@ public final class GossipShell: @unchecked Sendable {
 
     /// Binds UDP and TCP on `address` and starts the instance, joining `seeds`.
     public func start(bind address: SocketAddress, seeds: [PeerAddress]) async throws {
+        // Outgoing streams leave from the bound address when it is a specific one: peers count
+        // connections per source address (ListenerLimits), and on a multi-homed host (or
+        // 127.0.0.x in tests) the kernel would otherwise pick one source for every node.
+        if let ip = address.ipAddress, ip != "0.0.0.0", ip != "::" {
+            streamSource = try? SocketAddress(ipAddress: ip, port: 0)
+        }
         // No SO_REUSEADDR on UDP: it would let a second node bind the same address silently.
         let udp = try await DatagramBootstrap(group: loop)
             .channelInitializer { channel in
@@ -43,7 +56,8 @@ public final class GossipShell: @unchecked Sendable {
         let tcp = try await ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
-                self.configureStream(channel, conversation: nil)
+                guard self.admission.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
+                return self.configureStream(channel, conversation: nil)
             }
             .bind(to: address).get()
         try await loop.submit {
@@ -144,8 +158,9 @@ public final class GossipShell: @unchecked Sendable {
         guard let address = try? to.socketAddress() else { return }
         let id = nextConversation
         nextConversation += 1
-        ClientBootstrap(group: loop)
-            .connectTimeout(.seconds(3))
+        var bootstrap = ClientBootstrap(group: loop).connectTimeout(.seconds(3))
+        if let streamSource, (streamSource.protocol == address.protocol) { bootstrap = bootstrap.bind(to: streamSource) }
+        bootstrap
             .channelInitializer { channel in self.configureStream(channel, conversation: id) }
             .connect(to: address)
             .whenSuccess { channel in
@@ -167,7 +182,7 @@ public final class GossipShell: @unchecked Sendable {
         do {
             try channel.pipeline.syncOperations.addHandlers([
                 IdleStateHandler(allTimeout: .seconds(10)),
-                ByteToMessageHandler(FrameDecoder(maxFrame: GossipCodec.maxStreamMessage)),
+                ByteToMessageHandler(FrameDecoder(maxFrame: GossipCodec.maxStreamMessage, budget: frameBudget)),
                 StreamHandler(shell: self, conversation: id),
             ])
             return channel.eventLoop.makeSucceededVoidFuture()
@@ -216,6 +231,8 @@ final class StreamHandler: ChannelInboundHandler, @unchecked Sendable {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do {
             try shell.received(frame: unwrapInboundIn(data), conversation: conversation, from: context.remoteAddress)
+            // A whole frame that decodes: no longer a pending stranger (only accepted ones have a deadline).
+            Admission.passed(context.channel)
         } catch let e as WireError {
             shell.dropped(e.reason.rawValue)
             context.close(promise: nil)
@@ -230,6 +247,7 @@ final class StreamHandler: ChannelInboundHandler, @unchecked Sendable {
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         if error is FrameTooLarge { shell.dropped("oversized") }
+        if error is FrameBudgetExhausted { shell.dropped("frame-budget") }
         context.close(promise: nil)
     }
 }

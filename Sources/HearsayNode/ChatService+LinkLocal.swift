@@ -14,6 +14,7 @@ extension ChatService: XMPPSessionDelegate {
     /// in the protocol database. Returns the port bound.
     public func startLinkLocal(localName: String, port: Int = Int(RealmProtocol.linkLocalXMPP.defaultPort)) async throws -> Int {
         let endpoint = XMPPEndpoint(localName: localName, loop: loop, delegate: self)
+        endpoint.admission = xmppAdmission
         let bound: Int
         do { bound = try await endpoint.listen(port: port) } catch { bound = try await endpoint.listen(port: 0) }
         try await loop.submit {

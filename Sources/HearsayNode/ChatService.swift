@@ -9,6 +9,7 @@ import Conversation
 import DequeModule
 import Gossip
 import HearsayModel
+import ListenerLimits
 import Logging
 import NIOCore
 import NativeWire
@@ -113,8 +114,15 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
     /// Counters: refused handshakes, closes by reason, messages sent/acked/received/duplicates.
     public private(set) var counters: [String: Int] = [:]
 
+    /// What the link-local XMPP listener will admit (`startLinkLocal`).
+    let xmppAdmission: Admission
+
     public init(identity: NodeIdentity, handle: String, loop: EventLoop, store: ChatStore, options: ChatOptions,
-                log: Logger) throws {
+                log: Logger,
+                admissions: (native: Admission, xmpp: Admission) = (
+                    Admission(listener: "chat", limits: NodeListenerLimits.standard.chat, budget: nil),
+                    Admission(listener: "xmpp", limits: NodeListenerLimits.standard.xmpp, budget: nil))) throws {
+        xmppAdmission = admissions.xmpp
         self.identity = identity
         self.handle = handle
         self.loop = loop
@@ -123,7 +131,8 @@ public final class ChatService: NativeSessionDelegate, @unchecked Sendable {
         self.options = options
         self.log = log
         policyNow = options.policy
-        endpoint = try NativeEndpoint(identity: identity, handle: handle, loop: loop, delegate: self)
+        endpoint = try NativeEndpoint(identity: identity, handle: handle, loop: loop, delegate: self,
+                                      admission: admissions.native)
     }
 
     static func nowMillis() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }

@@ -13,6 +13,7 @@ import Darwin
 import Gossip
 import GossipNIO
 import HearsayModel
+import ListenerLimits
 import NIOCore
 import NIOPosix
 
@@ -30,9 +31,14 @@ final class ControlServer: @unchecked Sendable {
     /// Answers the `discovery` op (set by the node before the socket is bound).
     var discoveryReport: (@Sendable () async -> DiscoveryReport)?
 
-    init(shell: GossipShell, metrics: NodeMetrics) {
+    /// Caps on control clients (`watch` and `events` ones stay connected).
+    let admission: Admission
+
+    init(shell: GossipShell, metrics: NodeMetrics,
+         admission: Admission = Admission(listener: "control", limits: NodeListenerLimits.standard.control, budget: nil)) {
         self.shell = shell
         self.metrics = metrics
+        self.admission = admission
     }
 
     /// The socket this server published (device and inode), removed at stop only if still there.
@@ -68,6 +74,7 @@ final class ControlServer: @unchecked Sendable {
     private func bootstrap() -> ServerBootstrap {
         ServerBootstrap(group: shell.loop)
             .childChannelInitializer { channel in
+                guard self.admission.admit(channel) else { return channel.eventLoop.makeSucceededVoidFuture() }
                 do {
                     try channel.pipeline.syncOperations.addHandlers([
                         ByteToMessageHandler(LineDecoder(maxLength: 1 << 20)),

@@ -11,6 +11,7 @@ import Gossip
 import Logging
 import GossipNIO
 import HearsayModel
+import ListenerLimits
 import NIOCore
 import NIOPosix
 
@@ -38,6 +39,8 @@ public struct NodeOptions: Sendable {
     public var metricsAddress: PeerAddress?
     /// Chat: port, session policy, store durability, retries (issue 5).
     public var chat = ChatOptions()
+    /// What every listener admits, and the descriptors kept for the control API and sessions.
+    public var listeners = NodeListenerLimits.standard
 
     public init(dataDirectory: String, handle: String, bind: PeerAddress, advertise: PeerAddress? = nil,
                 join: [String] = [], gossip: GossipConfig = .lan, controlPath: String? = nil) {
@@ -63,6 +66,10 @@ public final class Node: @unchecked Sendable {
     var controlChannel: Channel?
     let metrics = NodeMetrics()
     let log: Logger
+    /// The process's descriptors that network listeners may take (one budget for all of them).
+    let descriptors: DescriptorBudget
+    /// One per listener: gossip TCP, metrics, chat, link-local XMPP, control.
+    let admissions: Admissions
 
     public init(options: NodeOptions) throws {
         self.options = options
@@ -94,7 +101,11 @@ public final class Node: @unchecked Sendable {
         let instance = try GossipInstance(config: options.gossip, identity: identity, entry: entry, seed: seed)
         group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         shell = GossipShell(instance: instance, loop: group.next())
-        control = ControlServer(shell: shell, metrics: metrics)
+        descriptors = DescriptorBudget.forThisProcess(reserve: options.listeners.descriptorReserve)
+        admissions = Admissions(options.listeners, descriptors: descriptors)
+        shell.admission = admissions.gossipStream
+        shell.frameBudget = ByteBudget(capacity: options.listeners.gossipFrameBytes)
+        control = ControlServer(shell: shell, metrics: metrics, admission: admissions.control)
         firstState = NodeState(incarnation: entry.version.incarnation, peers: state.peers, status: entry.status.description,
                                statusText: entry.statusText)
         firstAddresses = addresses
@@ -120,7 +131,8 @@ public final class Node: @unchecked Sendable {
             throw NodeError("\(error); move it aside to start with an empty history, or run with --chat off")
         }
         let chat = try ChatService(identity: identity, handle: options.handle, loop: shell.loop, store: store,
-                                   options: options.chat, log: log)
+                                   options: options.chat, log: log,
+                                   admissions: (native: admissions.chat, xmpp: admissions.xmpp))
         let port: UInt16
         do {
             port = try await chat.start(host: options.bind.host, port: options.chat.port ?? Self.chatPort(options))
@@ -265,7 +277,8 @@ public final class Node: @unchecked Sendable {
         }
         if let m = options.metricsAddress {
             do {
-                metricsChannel = try await MetricsEndpoint.bind(try m.socketAddress(), on: shell.loop, metrics: metrics)
+                metricsChannel = try await MetricsEndpoint.bind(try m.socketAddress(), on: shell.loop, metrics: metrics,
+                                                             admission: admissions.metrics)
             } catch {
                 await stop(grace: .zero)
                 throw NodeError("cannot serve metrics on \(m): \(error); choose another --metrics")
@@ -323,6 +336,7 @@ public final class Node: @unchecked Sendable {
                 try? await Task.sleep(for: .seconds(1))
                 guard let self, let (inst, wire) = try? await self.shell.snapshot() else { continue }
                 self.metrics.sample(inst, wire)
+                self.metrics.sampleListeners(self.admissions.all, descriptors: self.descriptors)
                 #if Chat
                 if let chat = self.chat {
                     let (counts, outbox) = await chat.stats()

@@ -1,5 +1,6 @@
 import Gossip
 import GossipNIO
+import ListenerLimits
 import CoreMetrics
 import Metrics
 import Prometheus
@@ -82,6 +83,28 @@ final class NodeMetrics: @unchecked Sendable {
         let failures = counter("hearsay_chat_store_failures_total")  // listed from the start, at 0
         if storeFailures > lastStoreFailures { failures.increment(by: storeFailures - lastStoreFailures) }
         lastStoreFailures = storeFailures
+    }
+
+    private var lastListener: [String: Int] = [:]
+
+    /// What each listener holds (`hearsay_listener_connections{listener,state}`) and has turned
+    /// away (`hearsay_listener_refused_total{listener,reason}`: over a cap, no descriptor left
+    /// outside the reserve, or closed for staying silent past the pre-auth deadline).
+    func sampleListeners(_ admissions: [Admission], descriptors: DescriptorBudget) {
+        for a in admissions {
+            let f = a.figures
+            gauge("hearsay_listener_connections", [("listener", a.listener), ("state", "open")]).record(f.open)
+            gauge("hearsay_listener_connections", [("listener", a.listener), ("state", "pending")]).record(f.pending)
+            for outcome in AdmissionOutcome.allCases {
+                let key = a.listener + "/" + outcome.rawValue, n = f.outcomes[outcome] ?? 0
+                let c = counter("hearsay_listener_refused_total", [("listener", a.listener), ("reason", outcome.rawValue)])
+                if n > (lastListener[key] ?? 0) { c.increment(by: n - (lastListener[key] ?? 0)) }
+                lastListener[key] = n
+            }
+        }
+        gauge("hearsay_descriptors", [("use", "limit")]).record(descriptors.limit)
+        gauge("hearsay_descriptors", [("use", "reserve")]).record(descriptors.reserve)
+        gauge("hearsay_descriptors", [("use", "accepted")]).record(descriptors.taken)
     }
 
     func text() -> String { registry.emitToString() }

@@ -1,6 +1,7 @@
 import Conversation
 import DequeModule
 import HearsayModel
+import ListenerLimits
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -53,7 +54,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     /// batch last failed. Until one of them arrives again (the sender's retry, which starts at the
     /// first refused message) everything of that kind arriving is nacked unread, however late it
     /// comes, so that nothing is stored ahead of them. A sender that sends none of them again
-    /// within `NativeEndpoint.refusalMaxMillis` does not retry: storing resumes.
+    /// within the endpoint's `refusalWindowMillis` does not retry: storing resumes.
     struct Refusal {
         var ids: Set<MessageID> = []
         var at: Int64 = 0
@@ -100,6 +101,11 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
                                  isFriend: delegate.isFriend(c.peer))
         connection = c
         run(actions)
+        // TLS proved the key and the hellos are through: no longer a pending stranger.
+        switch c.state {
+        case .negotiated, .open: if role == .listener { Admission.passed(context.channel) }
+        default: break
+        }
         // The dialer asks for its session as soon as the hellos are through.
         if role == .dialer, !wasNegotiated, case .negotiated = c.state {
             let a = c.requestSession(handle: endpoint.handle)
@@ -130,7 +136,7 @@ final class ConnectionHandler: ChannelInboundHandler, @unchecked Sendable {
     func take<T>(_ items: [T], relayed: Bool, id: (T) -> MessageID,
                  _ deliver: ([T], @escaping @Sendable (Bool) -> Void) -> Void) {
         var items = items
-        if let r = refusing[relayed], !r.ids.isEmpty, Self.millis() - r.at < Int64(NativeEndpoint.refusalMaxMillis) {
+        if let r = refusing[relayed], !r.ids.isEmpty, Self.millis() - r.at < Int64(endpoint.refusalWindowMillis) {
             let retry = items.firstIndex { r.ids.contains(id($0)) } ?? items.endIndex
             let early = items[..<retry].map(id)
             refusing[relayed]?.ids.formUnion(early)

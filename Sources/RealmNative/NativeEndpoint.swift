@@ -1,6 +1,7 @@
 import Conversation
 import DequeModule
 import HearsayModel
+import ListenerLimits
 import NIOCore
 import NIOPosix
 import NIOSSL
@@ -33,12 +34,21 @@ public final class NativeEndpoint: @unchecked Sendable {
     /// messages again before it stores what arrives anyway (a sender that does not retry). A
     /// Hearsay sender retries after `refusalRetryMillis` and its 500 ms timer (ADR 0011).
     public static let refusalMaxMillis: UInt32 = 30_000
+    /// This endpoint's window (`refusalMaxMillis` unless told otherwise; tests shorten or
+    /// lengthen it so that what they assert does not hang on how loaded the machine is).
+    let refusalWindowMillis: UInt32
+    /// What the listener admits: caps, the handshake deadline, the node's descriptor reserve.
+    public let admission: Admission
     /// Messages for a peer whose session is not open yet. Dropped if it does not open: the
     /// node's outbox (ChatStore) keeps them and sends them again later.
     var waiting: [NodeID: [Outgoing]] = [:]
 
-    public init(identity: NodeIdentity, handle: String, loop: EventLoop, delegate: NativeSessionDelegate) throws {
+    public init(identity: NodeIdentity, handle: String, loop: EventLoop, delegate: NativeSessionDelegate,
+                refusalWindowMillis: UInt32 = NativeEndpoint.refusalMaxMillis,
+                admission: Admission = Admission(listener: "chat", limits: NodeListenerLimits.standard.chat, budget: nil)) throws {
         self.identity = identity
+        self.admission = admission
+        self.refusalWindowMillis = refusalWindowMillis
         self.handle = handle
         self.loop = loop
         self.delegate = delegate
@@ -51,7 +61,9 @@ public final class NativeEndpoint: @unchecked Sendable {
         let channel = try await ServerBootstrap(group: loop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture { try self.configure(ch, role: .listener, expected: nil) }
+                // Over a cap: NIO closes it at once. Admitted: pending until its hellos are through.
+                guard self.admission.admit(ch) else { return ch.eventLoop.makeSucceededVoidFuture() }
+                return ch.eventLoop.makeCompletedFuture { try self.configure(ch, role: .listener, expected: nil) }
             }
             .bind(to: address).get()
         listener = channel

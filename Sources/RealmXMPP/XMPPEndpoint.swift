@@ -1,4 +1,5 @@
 import HearsayModel
+import ListenerLimits
 import NIOCore
 import NIOPosix
 import XMPPWire
@@ -105,6 +106,8 @@ public final class XMPPEndpoint: @unchecked Sendable {
     /// The names as the node spelled them, per key of `waiting`.
     var waitingNames: [Pair: (local: String, remote: String)] = [:]
     var closing = false
+    /// What the listener admits (set before `listen`): caps, the header deadline, the reserve.
+    public var admission = Admission(listener: "xmpp", limits: NodeListenerLimits.standard.xmpp, budget: nil)
 
     public init(
         localName: String, loop: EventLoop, delegate: XMPPSessionDelegate,
@@ -189,7 +192,8 @@ public final class XMPPEndpoint: @unchecked Sendable {
         }
         let channel = try await bootstrap
             .childChannelInitializer { ch in
-                ch.eventLoop.makeCompletedFuture { try self.accepted(ch) }
+                guard self.admission.admit(ch) else { return ch.eventLoop.makeSucceededVoidFuture() }
+                return ch.eventLoop.makeCompletedFuture { try self.accepted(ch) }
             }
             .bind(to: address).get()
         try await loop.submit { self.listeners.append(channel) }.get()
@@ -395,6 +399,7 @@ public final class XMPPEndpoint: @unchecked Sendable {
             streams[k] = handler
         }
         report(.opened(instance: peer, incoming: handler.incoming), local: local)
+        if handler.incoming { Admission.passed(handler.channel) }
         waitingNames[k] = nil
         for m in waiting.removeValue(forKey: k) ?? [] { handler.sendMessage(m.text, id: m.id) }
         return true

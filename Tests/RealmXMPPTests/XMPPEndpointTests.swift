@@ -327,7 +327,7 @@ final class RawClient: ChannelInboundHandler, @unchecked Sendable {
         ann.knows("finch@c", at: v4Loopback)
         // No header within 1.5 s: TCP closed, nothing written.
         let silent = try await RawClient.connect(to: "127.0.0.1", port: ann.port)
-        #expect(await eventually { silent.isClosed })
+        #expect(await eventually(10) { silent.isClosed })
         #expect(silent.text.isEmpty)
         #expect(ann.events.contains(.closed(instance: nil, reason: .headerTimeout)))
 
