@@ -4,7 +4,7 @@ SWIFT_FLAGS ?=
 BIN := .build/debug/hearsay
 RELEASE_BIN := .build/release/hearsay
 
-.PHONY: deps build release release-overlay fuzz-build run test sim bench-sim clean
+.PHONY: deps build release release-overlay fuzz-build fuzz fuzz-smoke run test sim bench-sim clean
 
 deps:
 	@Tools/install-deps
@@ -36,6 +36,18 @@ release-overlay: deps
 fuzz-build: deps
 	$(SWIFT) build -c release $(RELEASE_FLAGS) $(SWIFT_FLAGS) --product HearsayFuzz
 
+# Coverage-guided fuzzing of every decoder with libFuzzer (Tools/fuzz/libfuzzer, Docs/testing.md):
+# each target runs FUZZ_SECONDS from the corpus in Tools/fuzz/corpus; findings in .build/fuzz/artifacts.
+# Targets are compiled from Sources with swiftc -sanitize=fuzzer,address into .build/fuzz
+# (Docs/decisions/0013-libfuzzer.md). fuzz-smoke: a few seconds each, the last step of `make test`.
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 8
+fuzz: deps
+	Tools/fuzz/libfuzzer run $(FUZZ_SECONDS)
+
+fuzz-smoke: deps
+	Tools/fuzz/libfuzzer run $(FUZZ_SMOKE_SECONDS)
+
 # Brings you into `hearsay chat` on a running node: starts one in the background if none runs
 # (log in <data>/node.log; stopped when you leave the chat), see Tools/run-chat. Others on the LAN
 # appear through mDNS (the system avahi-daemon); across sites add RUN_ARGS="--join HOST:PORT".
@@ -48,6 +60,7 @@ test: deps
 	$(SWIFT) build $(SWIFT_FLAGS) --build-tests
 	$(SWIFT) build $(SWIFT_FLAGS) --disable-default-traits --scratch-path .build/overlay --product hearsay
 	$(SWIFT) test $(SWIFT_FLAGS) --skip-build --parallel --num-workers 2
+	Tools/fuzz/libfuzzer run $(FUZZ_SMOKE_SECONDS)
 
 # The simulator benchmark (release build): prints the figures of Docs/simulation.md.
 bench-sim: release

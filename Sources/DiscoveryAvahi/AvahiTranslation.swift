@@ -10,11 +10,7 @@ enum AvahiTranslation {
         var l = list
         while let item = l {
             let bytes = UnsafeBufferPointer(start: hearsay_avahi_strlst_text(item), count: hearsay_avahi_strlst_size(item))
-            if let eq = bytes.firstIndex(of: UInt8(ascii: "=")) {
-                out[String(decoding: bytes[..<eq], as: UTF8.self)] = String(decoding: bytes[(eq + 1)...], as: UTF8.self)
-            } else {
-                out[String(decoding: bytes, as: UTF8.self)] = ""
-            }
+            TXTRecord.add(bytes, to: &out)
             l = hearsay_avahi_strlst_next(item)
         }
         return out
