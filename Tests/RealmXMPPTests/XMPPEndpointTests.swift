@@ -337,7 +337,7 @@ final class RawClient: ChannelInboundHandler, @unchecked Sendable {
         #expect(await eventually { idle.text.contains("from='ann@a'") })
         #expect(await eventually { idle.text.hasSuffix("</stream:stream>") })
         #expect(await ann.endpoint.openStreams().isEmpty)
-        #expect(await eventually { idle.isClosed })
+        #expect(await eventually(10) { idle.isClosed })
         #expect(ann.events.contains(.closed(instance: "finch@c", reason: .ended)))
         await ann.endpoint.close()
     }
